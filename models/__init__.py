@@ -1,0 +1,1 @@
+"""Models: the GADF/candlestick ResNet classifier and the CNN-LSTM regressor (issue 3)."""

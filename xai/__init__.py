@@ -1,0 +1,1 @@
+"""Explanations: Captum methods, projection back to time, trust scores (issue 4)."""
