@@ -3,7 +3,8 @@
 * Ticker task (CNN-LSTM paper): ``window`` consecutive hourly bars → the close
   one bar later, as log10 price, and its % change against the window's last close.
 * NIFTY-day task (GADF paper): the first 60 one-minute closes of a day
-  (09:15-10:14) → label 1 when the day's last close is above its first open.
+  (09:15-10:14 on the NSE; the session open is inferred from the data) →
+  label 1 when the day's last close is above its first open.
   Missing first-hour minutes are forward-filled when a gap is at most
   :data:`~data.settings.MAX_FILLED_MINUTES` long; other days are skipped and
   counted by reason, never silently dropped.
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from data.errors import WindowError
-from data.settings import FIRST_HOUR_MINUTES, MAX_FILLED_MINUTES, NSE_OPEN, OHLC, TICKER_WINDOW_BARS
+from data.settings import FIRST_HOUR_MINUTES, MAX_FILLED_MINUTES, OHLC, TICKER_WINDOW_BARS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +107,7 @@ class NiftyDays:
 
     Attributes:
         day: (D,) midnight of each usable day.
+        start_time: (D,) the first minute of each day's first hour (e.g. 09:15).
         first_hour_ohlc: (D, M, 4) float64 minute bars 09:15..10:14, gaps filled.
         first_hour_close: (D, M) float64 their closes (the GADF's input).
         first_open: (D,) float64 the day's first open (09:15).
@@ -116,6 +118,7 @@ class NiftyDays:
     """
 
     day: pd.DatetimeIndex
+    start_time: pd.DatetimeIndex
     first_hour_ohlc: np.ndarray
     first_hour_close: np.ndarray
     first_open: np.ndarray
@@ -132,10 +135,26 @@ class NiftyDays:
         return {str(k): int(v) for k, v in self.skipped["reason"].value_counts().items()}
 
 
+def infer_session_open(bars: pd.DataFrame) -> dt.time:
+    """The session's opening minute: the most common time of each day's first bar
+    (ties go to the earlier time). 09:15 for NSE data, 09:30 for New York.
+
+    Raises:
+        WindowError: no bars.
+    """
+    if bars.empty:
+        raise WindowError("no bars to find the session open in; load minute bars first")
+    index = bars.index
+    first_bars = pd.Series(index, index=index).groupby(index.normalize()).min()
+    times = pd.Series(first_bars.dt.time.to_numpy())
+    counts = times.value_counts()
+    return min(counts.index[counts == counts.max()])
+
+
 def make_nifty_days(
     bars: pd.DataFrame,
     *,
-    session_open: dt.time = NSE_OPEN,
+    session_open: dt.time | None = None,
     minutes: int = FIRST_HOUR_MINUTES,
     max_filled: int = MAX_FILLED_MINUTES,
 ) -> NiftyDays:
@@ -151,7 +170,8 @@ def make_nifty_days(
 
     Args:
         bars: canonical one-minute bars.
-        session_open: the wall-clock time of the first minute (09:15 on the NSE).
+        session_open: the wall-clock time of the first minute (09:15 on the NSE);
+            default: inferred by :func:`infer_session_open`.
         minutes: first-hour length M.
         max_filled: longest run of minutes that may be forward-filled.
 
@@ -164,6 +184,7 @@ def make_nifty_days(
         raise ValueError(f"max_filled must be an int >= 0, got {max_filled!r}")
     if bars.empty:
         raise WindowError("no bars to cut into days; load minute bars first")
+    session_open = infer_session_open(bars) if session_open is None else session_open
 
     index = bars.index
     day = index.normalize()
@@ -203,6 +224,7 @@ def make_nifty_days(
     first_open = filled[:, 0, 0]
     return NiftyDays(
         day=days[usable],
+        start_time=days[usable] + pd.Timedelta(hours=session_open.hour, minutes=session_open.minute),
         first_hour_ohlc=filled,
         first_hour_close=filled[:, :, 3],
         first_open=first_open,

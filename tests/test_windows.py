@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from data.errors import WindowError
-from data.windows import chronological_split, make_nifty_days, make_ticker_windows
+from data.windows import chronological_split, infer_session_open, make_nifty_days, make_ticker_windows
 
 
 def hourly(closes: list[float]) -> pd.DataFrame:
@@ -92,7 +94,7 @@ def test_nifty_days_labels_fill_rule_and_skips():
     flat = day_of_minutes("2024-01-10", 100.0, 100.0)  # last close == first open → label 0
     bars = pd.concat([up, down, filled, too_long_gap, no_open, no_first_hour, ends_early, flat])
 
-    days = make_nifty_days(bars)
+    days = make_nifty_days(bars)  # the open is inferred: 09:15
 
     assert list(days.day) == [pd.Timestamp(d) for d in ("2024-01-01", "2024-01-02", "2024-01-03", "2024-01-10")]
     np.testing.assert_array_equal(days.label, [1, 0, 1, 0])
@@ -116,19 +118,27 @@ def test_nifty_days_labels_fill_rule_and_skips():
     ]
 
 
-def test_other_session_open_is_supported():
-    import datetime as dt
-
-    bars = day_of_minutes("2024-01-02", 50.0, 51.0, start="09:30", end="15:59")
-    days = make_nifty_days(bars, session_open=dt.time(9, 30))
-    assert len(days) == 1
-    assert days.label[0] == 1
+def test_session_open_is_inferred_or_given():
+    new_york = pd.concat(
+        [day_of_minutes(d, 50.0, 51.0, start="09:30", end="15:59") for d in ("2024-01-02", "2024-01-03", "2024-01-04")]
+    )
+    # one day with a stray pre-open bar does not move the inferred open
+    early = pd.DataFrame(
+        new_york.iloc[:1].to_numpy(), index=[pd.Timestamp("2024-01-02 09:25")], columns=new_york.columns
+    )
+    bars = pd.concat([early, new_york])
+    assert infer_session_open(bars) == dt.time(9, 30)
+    days = make_nifty_days(bars)
+    assert list(days.start_time) == [pd.Timestamp(f"2024-01-0{d} 09:30") for d in (2, 3, 4)]
+    np.testing.assert_array_equal(days.label, [1, 1, 1])
+    with pytest.raises(WindowError, match=r"no bar at 09:15 \(the day's first open\): 3 day\(s\)"):
+        make_nifty_days(new_york, session_open=dt.time(9, 15))
 
 
 def test_no_usable_day_is_an_error_with_reasons():
     bars = day_of_minutes("2024-01-08", 100.0, 101.0, start="10:30")
     with pytest.raises(WindowError, match=r"no day has a usable first hour \(no first-hour bars: 1 day\(s\)\)"):
-        make_nifty_days(bars)
+        make_nifty_days(bars, session_open=dt.time(9, 15))
 
 
 def test_split_sizes_follow_the_fractions():
