@@ -1,0 +1,133 @@
+"""Data: load a source, see what it holds, and the images a model will see."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from data import DataError, load_bar_file, load_source, make_nifty_days
+from data.demo import DEMO_INDEX, DEMO_SYMBOLS
+from data.images import candlestick_figure
+from data.images.display import gadf_figure
+from data.settings import SYNTHETIC_LABEL, TICKER_WINDOW_BARS
+from data.sources import to_interval
+from data.views import count_ticker_windows, nifty_day_view, ticker_window_view
+
+TICKER_TASK = f"Ticker window ({TICKER_WINDOW_BARS} hourly bars)"
+NIFTY_TASK = "NIFTY day (first hour of minute bars)"
+TASK_INTERVAL = {TICKER_TASK: "60m", NIFTY_TASK: "1m"}
+
+
+@st.cache_data(show_spinner="Loading bars…", max_entries=16)
+def load_named(source: str, interval: str):
+    return load_source(source, interval)
+
+
+@st.cache_data(show_spinner="Reading the file…", max_entries=4)
+def load_upload(payload: bytes, name: str, interval: str):
+    return to_interval(load_bar_file(payload, name=name), interval)
+
+
+@st.cache_data(show_spinner="Cutting trading days…", max_entries=8)
+def first_hours(source: str, payload: bytes | None = None, name: str = ""):
+    loaded = load_upload(payload, name, "1m") if payload is not None else load_named(source, "1m")
+    return make_nifty_days(loaded.bars)
+
+
+st.title("Data")
+task = st.radio("Task", [TICKER_TASK, NIFTY_TASK], horizontal=True, key="task")
+kind = st.radio("Source", ["Demo market", "Upload a file", "Yahoo ticker"], horizontal=True, key="source_kind")
+interval = TASK_INTERVAL[task]
+payload, name, source = None, "", ""
+
+try:
+    if kind == "Demo market":
+        default = DEMO_SYMBOLS.index(DEMO_INDEX if task == NIFTY_TASK else DEMO_SYMBOLS[0])
+        source = "demo:" + st.selectbox("Demo symbol (synthetic)", DEMO_SYMBOLS, index=default, key="demo_symbol")
+        loaded = load_named(source, interval)
+    elif kind == "Upload a file":
+        upload = st.file_uploader("CSV or Parquet of OHLC(V) bars", type=["csv", "txt", "parquet"], key="upload")
+        if upload is None:
+            st.info("Upload a file: the Kaggle NIFTY 100 minute file, a yfinance export, or any timestamp + OHLC CSV.")
+            st.stop()
+        payload, name = upload.getvalue(), upload.name
+        loaded = load_upload(payload, name, interval)
+    else:
+        symbol = st.text_input("Yahoo symbol", value="^NSEI" if task == NIFTY_TASK else "AAPL", key="ticker")
+        source = symbol
+        loaded = load_named(symbol, interval)
+except DataError as error:
+    st.error(f"{error}")
+    st.stop()
+
+if loaded.synthetic:
+    st.info(SYNTHETIC_LABEL)
+if loaded.stale_reason:
+    st.warning(
+        f"Yahoo could not be reached ({loaded.stale_reason}); showing the cached copy from "
+        f"{loaded.cache_age.total_seconds() / 3600:.1f} h ago."
+    )
+summary = loaded.summary()
+columns = st.columns(5)
+columns[0].metric("Bars", f"{summary['rows']:,}")
+columns[1].metric("Interval", summary["interval"])
+columns[2].metric("First", str(summary["first"])[:16])
+columns[3].metric("Last", str(summary["last"])[:16])
+columns[4].metric("Rejected rows", summary["rejected_rows"])
+with st.expander(f"Layout `{summary['layout']}` · what was rejected or repaired"):
+    st.json(
+        {
+            key: summary[key]
+            for key in ("source", "layout", "timezone", "gaps", "rejected", "rejected_examples", "notes")
+        }
+    )
+
+try:
+    if task == TICKER_TASK:
+        n_windows = count_ticker_windows(loaded)
+        if n_windows < 1:
+            raise DataError(f"the ticker task needs at least {TICKER_WINDOW_BARS} hourly bars, got {len(loaded.bars)}")
+        position = st.slider("Window (newest on the right)", 0, n_windows - 1, n_windows - 1, key="window")
+        view = ticker_window_view(loaded, position)
+        end = view.bars.index[-1]
+        st.subheader(f"{TICKER_WINDOW_BARS} hourly bars ending {end:%Y-%m-%d %H:%M}")
+    else:
+        days = first_hours(source, payload, name)
+        if len(days.skipped):
+            st.caption(f"{len(days.skipped)} day(s) skipped: {days.skipped_by_reason()}")
+        labels = [f"{day:%Y-%m-%d}" for day in days.day]
+        position = labels.index(st.selectbox("Trading day", labels, index=len(labels) - 1, key="day"))
+        view = nifty_day_view(loaded, days, position)
+        st.subheader(f"First hour of {labels[position]}")
+except DataError as error:
+    st.error(f"{error}")
+    st.stop()
+
+chart, images = st.columns([3, 2])
+chart.plotly_chart(candlestick_figure(view.bars, synthetic=loaded.synthetic), width="stretch")
+images.image(view.candlestick_rgb, caption="Model input: candlestick raster", width="stretch")
+times = [f"{stamp:%H:%M}" for stamp in view.bars.index]
+st.plotly_chart(
+    gadf_figure(view.gadf, times=times, title="Model input: GADF of the closes", synthetic=loaded.synthetic),
+    width="content",
+)
+if view.flat:
+    st.warning("The closes are constant: the GADF is defined as all zeros (no angular differences).")
+
+outcome = view.outcome
+if task == TICKER_TASK:
+    if pd.isna(outcome["target_close"]):
+        st.metric("Next close", "not known yet (newest window)")
+    else:
+        st.metric("Next close", f"{outcome['target_close']:.2f}", f"{outcome['pct_change']:+.2f} %")
+else:
+    st.metric(
+        "Day's outcome",
+        "up day" if outcome["label"] == 1 else "down day",
+        f"last close {outcome['last_close']:.2f} vs first open {outcome['first_open']:.2f}",
+    )
+if not view.planted.empty:
+    st.info(
+        "Planted pattern (demo ground truth): "
+        + "; ".join(f"{row.kind} {row.start:%H:%M}–{row.end:%H:%M}" for row in view.planted.itertuples())
+    )
