@@ -148,7 +148,9 @@ def clean_bars(
     reject(np.asarray(stamps.isna()), "unreadable timestamp")
     reject(np.isnan(price).any(axis=1), "missing or non-numeric price")
     reject(~np.isfinite(price).all(axis=1) | (price <= 0).any(axis=1), "zero, negative or infinite price")
-    open_, high, low, close = price.T
+    # rows with a non-finite price are rejected above; compare only finite rows (no inf - inf)
+    finite = np.isfinite(price).all(axis=1)
+    open_, high, low, close = np.where(finite[:, None], price, 1.0).T
     reject(high < low, "high below low")
     slack = RANGE_TOLERANCE * np.abs(high)
     outside = (np.maximum(open_, close) > high + slack) | (np.minimum(open_, close) < low - slack)

@@ -105,7 +105,8 @@ except DataError as error:
 
 chart, images = st.columns([3, 2])
 chart.plotly_chart(candlestick_figure(view.bars, synthetic=loaded.synthetic), width="stretch")
-images.image(view.candlestick_rgb, caption="Model input: candlestick raster", width="stretch")
+raster_caption = "Model input: candlestick raster" + (" (synthetic data)" if loaded.synthetic else "")
+images.image(view.candlestick_rgb, caption=raster_caption, width="stretch")
 times = [f"{stamp:%H:%M}" for stamp in view.bars.index]
 st.plotly_chart(
     gadf_figure(view.gadf, times=times, title="Model input: GADF of the closes", synthetic=loaded.synthetic),

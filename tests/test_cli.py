@@ -98,3 +98,19 @@ def test_describe_a_ticker_through_faked_yahoo(monkeypatch, capsys):
     assert summary["source"] == "yahoo:AAPL"
     assert summary["rows"] == 7
     assert summary["timezone"] == "America/New_York"
+
+
+def test_describe_the_demo_index(capsys):
+    assert main(["describe", "demo:NIFTY-DEMO", "--interval", "1m"]) == 0
+    out = capsys.readouterr().out
+    summary = last_json(out)
+    assert summary["layout"] == "demo"
+    assert summary["synthetic"] is True
+    assert summary["rows"] == 1042 * 375  # every weekday of 2021-2024, 09:15..15:29
+    assert summary["first"] == "2021-01-04T09:15:00"
+    assert summary["last"] == "2024-12-31T15:29:00"
+    assert summary["interval"] == "1m"
+    assert summary["timezone"] == "Asia/Kolkata"
+    assert summary["gaps"] == 0
+    assert summary["rejected_rows"] == 0
+    assert "[SYNTHETIC demo data]" in out.splitlines()[0]
