@@ -71,8 +71,8 @@ summary = loaded.summary()
 columns = st.columns(5)
 columns[0].metric("Bars", f"{summary['rows']:,}")
 columns[1].metric("Interval", summary["interval"])
-columns[2].metric("First", str(summary["first"])[:16])
-columns[3].metric("Last", str(summary["last"])[:16])
+columns[2].metric("First", f"{loaded.bars.index[0]:%Y-%m-%d}")
+columns[3].metric("Last", f"{loaded.bars.index[-1]:%Y-%m-%d}")
 columns[4].metric("Rejected rows", summary["rejected_rows"])
 with st.expander(f"Layout `{summary['layout']}` · what was rejected or repaired"):
     st.json(
@@ -107,7 +107,8 @@ chart, images = st.columns([3, 2])
 chart.plotly_chart(candlestick_figure(view.bars, synthetic=loaded.synthetic), width="stretch")
 raster_caption = "Model input: candlestick raster" + (" (synthetic data)" if loaded.synthetic else "")
 images.image(view.candlestick_rgb, caption=raster_caption, width="stretch")
-times = [f"{stamp:%H:%M}" for stamp in view.bars.index]
+time_format = "%H:%M" if task == NIFTY_TASK else "%m-%d %H:%M"
+times = [f"{stamp:{time_format}}" for stamp in view.bars.index]
 st.plotly_chart(
     gadf_figure(view.gadf, times=times, title="Model input: GADF of the closes", synthetic=loaded.synthetic),
     width="content",

@@ -87,5 +87,18 @@ def test_gadf_figure_uses_a_fixed_signed_scale_and_labels_synthetic_data():
     figure = gadf_figure(np.zeros((3, 3)), times=["09:15", "09:16", "09:17"], title="GADF", synthetic=True)
     heatmap = figure.data[0]
     assert (heatmap.zmin, heatmap.zmax) == (-1, 1)
-    assert list(heatmap.x) == ["09:15", "09:16", "09:17"]
+    assert list(figure.layout.xaxis.ticktext) == ["09:15", "09:16", "09:17"]
     assert SYNTHETIC_LABEL in figure.layout.title.text
+
+
+def test_gadf_figure_keeps_every_cell_when_times_of_day_repeat():
+    # 50 hourly bars: "15:30" appears on every day; categorical axes would merge those cells
+    times = [f"{t:%H:%M}" for t in pd.date_range("2024-01-02 09:30", periods=50, freq="h")]
+    figure = gadf_figure(np.eye(50), times=times)
+    heatmap = figure.data[0]
+    assert heatmap.x is None
+    assert heatmap.y is None
+    assert np.asarray(heatmap.z).shape == (50, 50)
+    assert heatmap.text[0][49] == f"i {times[0]} · j {times[49]}"
+    with pytest.raises(ValueError, match=r"times must have one label per GADF row \(50\), got 3"):
+        gadf_figure(np.eye(50), times=["a", "b", "c"])
