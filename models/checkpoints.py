@@ -1,0 +1,497 @@
+"""Checkpoints: a folder holding ``model.pt`` (a plain state dict) and ``card.json``.
+
+* **Nothing is executed on load.** ``model.pt`` is read with
+  ``torch.load(..., weights_only=True)`` only, and must be a ``dict`` of
+  names → tensors (float32 or float16; integer buffers such as BatchNorm's
+  ``num_batches_tracked`` stay as saved). A pickle that would call code is
+  refused before anything runs.
+* **Written atomically.** :func:`save_checkpoint` writes ``model.pt`` then
+  ``card.json``, each to a temporary file in the same folder that is flushed,
+  fsynced and moved over the real name with :func:`os.replace`. A crash never
+  leaves a half-written file under a real name; a crash between the two
+  replaces leaves new weights next to the old card, which the SHA-256 check
+  at load time reports.
+* **Checked against the card.** The card records the :class:`ModelSpec`, the
+  weights' SHA-256 and dtype; :func:`load_checkpoint` rebuilds the model from
+  the spec and loads the weights strictly.
+
+Every problem a user can meet raises :class:`CheckpointError` (a
+``ValueError``) whose message names the file and says what to do.
+A path to the folder, to its ``model.pt`` or to its ``card.json`` is accepted
+everywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import pickle
+import re
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from models.architectures import ModelSpec, build_model
+
+CARD_NAME = "card.json"
+WEIGHTS_NAME = "model.pt"
+FORMAT_VERSION = 1
+WEIGHTS_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+
+TRAIN_COMMAND = "python -m models.train"
+#: Fields the loader needs; the trainer writes them all (DESIGN.md §3).
+REQUIRED_FIELDS = (
+    "task",
+    "arch",
+    "image",
+    "image_size",
+    "data",
+    "split",
+    "training",
+    "metrics",
+    "spec",
+    "format_version",
+    "weights_sha256",
+    "weights_dtype",
+    "command",
+)
+#: Fields of the card that must equal the spec's.
+SPEC_FIELDS = ("task", "arch", "image", "image_size")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be saved or loaded; the message says which file and what to do."""
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadedCheckpoint:
+    """A validated checkpoint.
+
+    Attributes:
+        model: the rebuilt model, in eval mode, float32, on the CPU.
+        spec: the :class:`ModelSpec` from the card.
+        card: the whole card, extra fields included.
+        folder: the checkpoint's folder, as given (not resolved).
+    """
+
+    model: nn.Module
+    spec: ModelSpec
+    card: dict[str, Any]
+    folder: Path
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def checkpoint_folder(path: str | os.PathLike[str]) -> Path:
+    """The checkpoint folder for ``path`` (the folder itself, its ``model.pt`` or its ``card.json``)."""
+    given = Path(path)
+    if given.is_dir():
+        return given
+    if given.name in (WEIGHTS_NAME, CARD_NAME) and given.parent.is_dir():
+        return given.parent
+    if given.exists():
+        raise CheckpointError(
+            f"{given} is not a checkpoint: give the folder holding {CARD_NAME} and {WEIGHTS_NAME}, "
+            f"or its {WEIGHTS_NAME}"
+        )
+    raise CheckpointError(
+        f"checkpoint {given} does not exist: give the folder written by {TRAIN_COMMAND} --out DIR, "
+        f"or its {WEIGHTS_NAME}"
+    )
+
+
+def _require_file(folder: Path, name: str) -> Path:
+    path = folder / name
+    if not path.is_file():
+        raise CheckpointError(
+            f"checkpoint {folder} has no {name}: it is incomplete; copy the whole folder again "
+            f"or retrain with {TRAIN_COMMAND}"
+        )
+    return path
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise CheckpointError(
+            f"cannot read {path}: {error.strerror or error}; check the file and its permissions"
+        ) from error
+
+
+# --------------------------------------------------------------------------- card
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_type(where: str, name: str, value: Any, kind: str) -> None:
+    """Raise unless ``value`` is of ``kind``: "str", "int", "number", "object"."""
+    if kind == "str":
+        ok = isinstance(value, str)
+    elif kind == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind == "number":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, dict)
+    if not ok:
+        article = "an" if kind in ("int", "object") else "a"
+        raise CheckpointError(
+            f"{where}: field {name} must be {article} {kind}, got {_short(value)}; "
+            f"restore the card that came with the weights or retrain with {TRAIN_COMMAND}"
+        )
+
+
+#: Nested fields: (parent, child, kind).
+_NESTED = (
+    ("data", "source", "str"),
+    ("data", "first", "str"),
+    ("data", "last", "str"),
+    ("training", "epochs", "int"),
+    ("training", "seconds", "number"),
+    ("training", "seed", "int"),
+    ("training", "versions", "object"),
+    ("metrics", "model", "object"),
+    ("metrics", "baseline", "object"),
+)
+_TOP_KINDS = {
+    "task": "str",
+    "arch": "str",
+    "image": "str",
+    "image_size": "int",
+    "data": "object",
+    "split": "object",
+    "training": "object",
+    "metrics": "object",
+    "spec": "object",
+    "format_version": "int",
+    "weights_sha256": "str",
+    "weights_dtype": "str",
+    "command": "str",
+}
+
+
+def validate_card(card: Any, where: str) -> ModelSpec:
+    """Check every required field of ``card`` and return its :class:`ModelSpec`.
+
+    ``where`` names the card in messages (its path).
+
+    Raises:
+        CheckpointError: a field is missing, of the wrong type, or inconsistent.
+    """
+    if not isinstance(card, dict):
+        raise CheckpointError(
+            f"{where} must hold a JSON object, got {type(card).__name__}; "
+            f"restore the card that came with the weights or retrain with {TRAIN_COMMAND}"
+        )
+    missing = [name for name in REQUIRED_FIELDS if name not in card]
+    missing += [
+        f"{parent}.{child}"
+        for parent, child, _ in _NESTED
+        if isinstance(card.get(parent), dict) and child not in card[parent]
+    ]
+    if missing:
+        raise CheckpointError(
+            f"{where} lacks required field(s) {', '.join(missing)}: it was not written by {TRAIN_COMMAND}; "
+            "restore the card that came with the weights or retrain"
+        )
+    for name, kind in _TOP_KINDS.items():
+        _check_type(where, name, card[name], kind)
+    for parent, child, kind in _NESTED:
+        _check_type(where, f"{parent}.{child}", card[parent][child], kind)
+    if card["format_version"] > FORMAT_VERSION or card["format_version"] < 1:
+        raise CheckpointError(
+            f"{where} has format_version {card['format_version']}, but this code reads format {FORMAT_VERSION}; "
+            f"update chart-xai or retrain with {TRAIN_COMMAND}"
+        )
+    if not _SHA256.fullmatch(card["weights_sha256"]):
+        raise CheckpointError(
+            f"{where}: weights_sha256 must be 64 lowercase hex digits, got {_short(card['weights_sha256'])}; "
+            f"restore the card that came with the weights or retrain with {TRAIN_COMMAND}"
+        )
+    if card["weights_dtype"] not in WEIGHTS_DTYPES:
+        raise CheckpointError(
+            f"{where}: weights_dtype must be one of {sorted(WEIGHTS_DTYPES)}, got {_short(card['weights_dtype'])}; "
+            f"restore the card that came with the weights or retrain with {TRAIN_COMMAND}"
+        )
+    if not card["command"].strip():
+        raise CheckpointError(
+            f"{where}: field command is empty; it must record the command line that trained the model"
+        )
+    try:
+        spec = ModelSpec(**card["spec"])
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(
+            f"{where}: the model spec is not valid: {error}; retrain with {TRAIN_COMMAND} or restore the card"
+        ) from error
+    for name in SPEC_FIELDS:
+        if card[name] != getattr(spec, name):
+            raise CheckpointError(
+                f"{where}: {name} is {card[name]!r} but spec.{name} is {getattr(spec, name)!r}; "
+                f"the card was edited by hand — restore it or retrain with {TRAIN_COMMAND}"
+            )
+    return spec
+
+
+def read_card(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Parse and validate the card of the checkpoint at ``path`` (folder, ``model.pt`` or ``card.json``).
+
+    Raises:
+        CheckpointError: missing folder or file, not JSON, missing or wrong-typed fields, unknown task or arch.
+    """
+    card, _ = _read_card(checkpoint_folder(path))
+    return card
+
+
+def _read_card(folder: Path) -> tuple[dict[str, Any], ModelSpec]:
+    card_path = _require_file(folder, CARD_NAME)
+    raw = _read_bytes(card_path)
+    try:
+        card = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise CheckpointError(
+            f"{card_path} is not UTF-8 text: restore the card that came with the weights "
+            f"or retrain with {TRAIN_COMMAND}"
+        ) from error
+    except json.JSONDecodeError as error:
+        raise CheckpointError(
+            f"{card_path} is not valid JSON ({error.msg} at line {error.lineno} column {error.colno}): "
+            f"restore the card that came with the weights or retrain with {TRAIN_COMMAND}"
+        ) from error
+    spec = validate_card(card, str(card_path))
+    return card, spec
+
+
+# --------------------------------------------------------------------------- save
+
+
+def _write_atomically(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` via a flushed, fsynced temp file in the same folder and :func:`os.replace`."""
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)  # noqa: SIM115
+    temp = Path(handle.name)
+    try:
+        with handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    # Make the rename itself durable (POSIX); not possible on every platform.
+    with contextlib.suppress(OSError):
+        descriptor = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def _weights_payload(model: nn.Module, half: bool) -> bytes:
+    state: dict[str, torch.Tensor] = {}
+    for name, tensor in model.state_dict().items():
+        value = tensor.detach().to("cpu")
+        if value.is_floating_point():
+            value = value.to(torch.float16 if half else torch.float32)
+            if half and not bool(torch.isfinite(value).all()) and bool(torch.isfinite(tensor).all()):
+                raise CheckpointError(f"{name} has values beyond float16's range (±65504); save without half=True")
+        state[name] = value.clone().contiguous()
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def save_checkpoint(
+    folder: str | os.PathLike[str], model: nn.Module, card: Mapping[str, Any], *, half: bool = False
+) -> Path:
+    """Write ``model``'s state dict and the completed ``card`` into ``folder``; return the folder.
+
+    The card is completed with ``spec`` (from ``model.spec``), ``task``, ``arch``, ``image``,
+    ``image_size``, ``format_version``, ``weights_sha256`` and ``weights_dtype``, then validated
+    before anything is written. ``half=True`` stores floating tensors as float16 (half the size).
+    ``model.pt`` is written first, then ``card.json``, each atomically.
+
+    Raises:
+        CheckpointError: the card is incomplete or contradicts the model, the model has no
+            ``ModelSpec``, or the files cannot be written.
+    """
+    folder = Path(folder)
+    spec = getattr(model, "spec", None)
+    if not isinstance(spec, ModelSpec):
+        raise CheckpointError(f"cannot save to {folder}: the model has no ModelSpec (build it with build_model)")
+    completed = dict(card)
+    for name in SPEC_FIELDS:
+        if name in completed and completed[name] != getattr(spec, name):
+            raise CheckpointError(
+                f"cannot save to {folder}: the card says {name}={completed[name]!r} but the model's spec "
+                f"has {getattr(spec, name)!r}"
+            )
+        completed[name] = getattr(spec, name)
+    payload = _weights_payload(model, half)
+    completed.update(
+        spec=spec.to_dict(),
+        format_version=FORMAT_VERSION,
+        weights_sha256=hashlib.sha256(payload).hexdigest(),
+        weights_dtype="float16" if half else "float32",
+    )
+    validate_card(completed, f"card for {folder}")
+    try:
+        text = json.dumps(completed, indent=2) + "\n"
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"cannot save to {folder}: the card is not JSON-serialisable ({error})") from error
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_atomically(folder / WEIGHTS_NAME, payload)
+        _write_atomically(folder / CARD_NAME, text.encode("utf-8"))
+    except OSError as error:
+        raise CheckpointError(
+            f"cannot write checkpoint {folder}: {error.strerror or error}; check free space and permissions"
+        ) from error
+    return folder
+
+
+# --------------------------------------------------------------------------- load
+
+
+def _expect(folder: Path, card: dict[str, Any], task: str | None, image: str | None, image_size: int | None) -> None:
+    have_task, have_image, have_size = card["task"], card["image"], card["image_size"]
+    if task is not None and task != have_task:
+        raise CheckpointError(
+            f"checkpoint {folder} is for the {have_task} task, not {task}; pick a {task} checkpoint "
+            f"or train one with {TRAIN_COMMAND} --task {task} ..."
+        )
+    if image is not None and image != have_image:
+        raise CheckpointError(
+            f"checkpoint {folder} takes {have_image} images, not {image}; pick a {image} checkpoint "
+            f"or train one with {TRAIN_COMMAND} --task {have_task} --image {image} ..."
+        )
+    if image_size is not None and image_size != have_size:
+        raise CheckpointError(
+            f"checkpoint {folder} takes {have_size}-px images, not {image_size}-px; pick a {image_size}-px "
+            f"checkpoint or train one with {TRAIN_COMMAND} --task {have_task} --image {have_image} "
+            f"--image-size {image_size} ..."
+        )
+
+
+def _unpickle(weights_path: Path, payload: bytes) -> Any:
+    """``torch.load`` with ``weights_only=True``; every failure becomes a CheckpointError."""
+    try:
+        return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        # The weights-only unpickler names the global it refused to call ("Unsupported global: ...").
+        if "global" in str(error).lower():
+            raise CheckpointError(
+                f"{weights_path} refused: the file is not a plain tensor file and would need to run code to load; "
+                f"only state dicts saved by {TRAIN_COMMAND} are accepted"
+            ) from error
+        raise _corrupted(weights_path) from error
+    except (EOFError, RuntimeError, zipfile.BadZipFile, ValueError, TypeError, KeyError, IndexError) as error:
+        raise _corrupted(weights_path) from error
+
+
+def _corrupted(weights_path: Path) -> CheckpointError:
+    return CheckpointError(
+        f"{weights_path} is truncated, corrupted or not a torch state dict, and cannot be read safely; "
+        f"copy the checkpoint again or retrain with {TRAIN_COMMAND}"
+    )
+
+
+def _check_state(weights_path: Path, state: Any) -> dict[str, torch.Tensor]:
+    if not isinstance(state, dict):
+        raise CheckpointError(
+            f"{weights_path} holds a {type(state).__name__}, not a state dict (names → tensors); "
+            f"only state dicts saved by {TRAIN_COMMAND} are accepted"
+        )
+    for key, value in state.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise CheckpointError(
+                f"{weights_path} is not a state dict: entry {_short(key)} holds a {type(value).__name__}, "
+                f"not a tensor; only state dicts saved by {TRAIN_COMMAND} are accepted"
+            )
+        if value.is_floating_point() and value.dtype not in WEIGHTS_DTYPES.values():
+            raise CheckpointError(
+                f"{weights_path} stores {key} as {value.dtype}; only float32 or float16 weights are accepted — "
+                "re-save it with models.checkpoints.save_checkpoint"
+            )
+    return state
+
+
+def _fit(weights_path: Path, model: nn.Module, spec: ModelSpec, state: dict[str, torch.Tensor]) -> None:
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing key(s) e.g. {', '.join(missing[:3])}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected key(s) e.g. {', '.join(unexpected[:3])}")
+    for key, tensor in expected.items():
+        if key in state and state[key].shape != tensor.shape:
+            problems.append(f"{key} has shape {list(state[key].shape)} in the file, {list(tensor.shape)} in the model")
+            break
+    if problems:
+        raise CheckpointError(
+            f"{weights_path} does not fit the {spec.arch} architecture its card describes ({'; '.join(problems)}); "
+            f"the weights belong to another model — use the card that came with them or retrain with {TRAIN_COMMAND}"
+        )
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:  # e.g. an integer buffer saved with another dtype
+        raise CheckpointError(
+            f"{weights_path} does not fit the {spec.arch} architecture its card describes ({error}); "
+            f"retrain with {TRAIN_COMMAND}"
+        ) from error
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], *, task: str | None = None, image: str | None = None, image_size: int | None = None
+) -> LoadedCheckpoint:
+    """Load and fully check the checkpoint at ``path`` (folder, ``model.pt`` or ``card.json``).
+
+    Order: card (fields, spec), expectations (``task``/``image``/``image_size`` when given),
+    ``torch.load(weights_only=True)`` of the bytes read once, SHA-256 against the card, state-dict
+    structure and dtypes, finite values, strict fit to the architecture after casting to float32.
+
+    Raises:
+        CheckpointError: any problem; the message names the file and says what to do.
+    """
+    folder = checkpoint_folder(path)
+    card, spec = _read_card(folder)
+    _expect(folder, card, task, image, image_size)
+    weights_path = _require_file(folder, WEIGHTS_NAME)
+    payload = _read_bytes(weights_path)
+    state = _unpickle(weights_path, payload)
+    digest = hashlib.sha256(payload).hexdigest()
+    if digest != card["weights_sha256"]:
+        raise CheckpointError(
+            f"checkpoint {folder}: card and weights disagree: the checkpoint was modified or half-written "
+            f"(card.json expects sha256 {card['weights_sha256'][:12]}…, model.pt has {digest[:12]}…); "
+            f"copy the whole folder again or retrain with {TRAIN_COMMAND}"
+        )
+    state = _check_state(weights_path, state)
+    state = {key: value.float() if value.is_floating_point() else value for key, value in state.items()}
+    for key, value in state.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(
+                f"{weights_path} holds NaN or infinite values in {key}: the training diverged; retrain with "
+                f"{TRAIN_COMMAND}"
+            )
+    model = build_model(spec)
+    _fit(weights_path, model, spec, state)
+    model.float().eval()
+    return LoadedCheckpoint(model=model, spec=spec, card=card, folder=folder)

@@ -1,0 +1,117 @@
+"""``python -m models.train``: train either model on the demo market, a ticker or a CSV.
+
+Examples::
+
+    python -m models.train --task nifty --data demo:NIFTY-DEMO --out checkpoints/nifty
+    python -m models.train --task ticker --data demo:ACME --out checkpoints/acme
+    python -m models.train --task ticker --data prices.csv --image gadf --epochs 20 --out my-model
+
+Writes ``OUT/model.pt`` and ``OUT/card.json`` (the card records this exact
+command). Refuses to replace an existing checkpoint unless ``--force``.
+Bad input exits with code 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+
+from data.errors import DataError
+from data.timestamps import DATE_ORDERS
+from models.architectures import ARCHS, IMAGES, TASKS, ModelSpec
+
+DEFAULTS = {"epochs": 30, "batch_size": 64, "patience": 5, "seed": 0}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m models.train",
+        description=(
+            "Train the NIFTY-day classifier or the ticker CNN-LSTM regressor and write a checkpoint with its card."
+        ),
+    )
+    parser.add_argument(
+        "--task", required=True, choices=TASKS, help="nifty: up/down day classifier; ticker: next-hour regressor"
+    )
+    parser.add_argument("--data", required=True, help="demo:SYMBOL, a CSV/Parquet path, or a Yahoo ticker")
+    all_archs = sorted({arch for archs in ARCHS.values() for arch in archs})
+    parser.add_argument("--arch", choices=all_archs, help="default: resnet18 (nifty), cnn-lstm-resnet34 (ticker)")
+    parser.add_argument("--image", choices=IMAGES, help="default: gadf (nifty), candlestick (ticker)")
+    parser.add_argument(
+        "--image-size", type=int, help="image side in pixels (default: 64 for gadf, 128 for candlestick)"
+    )
+    parser.add_argument("--epochs", type=int, default=DEFAULTS["epochs"], help="at most this many epochs (default 30)")
+    parser.add_argument(
+        "--patience", type=int, default=DEFAULTS["patience"], help="early-stopping patience (default 5)"
+    )
+    parser.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], help="default 64")
+    parser.add_argument("--lr", type=float, help="Adam learning rate (default 0.003 ticker, 0.001 nifty)")
+    parser.add_argument("--weight-decay", type=float, help="AdamW weight decay (default 0.05 nifty, 0 ticker)")
+    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="default 0")
+    parser.add_argument("--half", action="store_true", help="store the weights in float16 (half the size)")
+    parser.add_argument(
+        "--imagenet-weights", type=Path, help="nifty only: a local torchvision ImageNet state dict to start from"
+    )
+    parser.add_argument("--date-order", choices=DATE_ORDERS, default="auto", help="how to read 01/02/2024 in CSV files")
+    parser.add_argument("--out", required=True, type=Path, help="checkpoint folder to write")
+    parser.add_argument("--force", action="store_true", help="replace a checkpoint already in --out")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    from models.checkpoints import CARD_NAME
+    from models.datasets import load_samples
+    from models.training import TrainConfig, train
+
+    try:
+        if (args.out / CARD_NAME).exists() and not args.force:
+            raise ValueError(
+                f"{args.out} already holds a checkpoint; choose another --out or pass --force to replace it"
+            )
+        if args.imagenet_weights is not None and args.task != "nifty":
+            raise ValueError("--imagenet-weights applies to the nifty classifier only")
+        spec = ModelSpec.default(args.task, arch=args.arch, image=args.image, image_size=args.image_size)
+        config = TrainConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            weight_decay=args.weight_decay,
+            patience=args.patience,
+            seed=args.seed,
+            half=args.half,
+        )
+        samples = load_samples(spec, args.data, date_order=args.date_order)
+        prepare = None
+        if args.imagenet_weights is not None:
+            prepare = partial(_load_imagenet, path=args.imagenet_weights)
+        command = shlex.join(["python", "-m", "models.train", *argv])
+        card = train(spec, samples, config, args.out, command=command, prepare=prepare, progress=not args.quiet)
+    except (DataError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as stop:
+        print(f"error: {stop}", file=sys.stderr)
+        return 130
+    metrics = card["metrics"]
+    print(metrics["verdict"])
+    if "verdict_with_offset_correction" in metrics:
+        print("with the offset correction: " + metrics["verdict_with_offset_correction"])
+    print(f"checkpoint: {args.out}")
+    print(json.dumps({"model": metrics["model"], "baseline": metrics["baseline"]}))
+    return 0
+
+
+def _load_imagenet(model, path: Path) -> None:
+    model.load_imagenet_weights(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
