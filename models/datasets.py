@@ -40,6 +40,8 @@ class TaskSamples:
         targets: (N,) float64 next log10 close (ticker) or int64 label (nifty).
         last_log10: (N,) float64 log10 of each window's last close (ticker only).
         sequences: (N, W) float64 log10 closes (ticker only).
+        ohlc: (N, W, 4) float64 each sample's bars (the images are drawn from them).
+        precomputed_images: (N, 1, S, S) float32 images when cheap to hold (nifty), else None.
     """
 
     spec: ModelSpec
@@ -48,8 +50,8 @@ class TaskSamples:
     targets: np.ndarray
     last_log10: np.ndarray | None
     sequences: np.ndarray | None
-    _ohlc: np.ndarray
-    _images: np.ndarray | None = None
+    ohlc: np.ndarray
+    precomputed_images: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -61,9 +63,9 @@ class TaskSamples:
 
     def images(self, indices: np.ndarray) -> torch.Tensor:
         """(B, 1, S, S) float32 model images of the samples at ``indices``."""
-        if self._images is not None:
-            return torch.from_numpy(self._images[indices])
-        return torch.from_numpy(encode_images(self._ohlc[indices], self.spec))
+        if self.precomputed_images is not None:
+            return torch.from_numpy(self.precomputed_images[indices])
+        return torch.from_numpy(encode_images(self.ohlc[indices], self.spec))
 
     def batch(self, indices: np.ndarray) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         """Model inputs and targets for ``indices``: ``((image,), label)`` or ``((image, log10_close), target)``."""
@@ -126,8 +128,8 @@ def _nifty_samples(spec: ModelSpec, loaded: LoadedBars, days: NiftyDays) -> Task
         targets=days.label.astype(np.int64),
         last_log10=None,
         sequences=None,
-        _ohlc=ohlc,
-        _images=encode_images(ohlc, spec),
+        ohlc=ohlc,
+        precomputed_images=encode_images(ohlc, spec),
     )
 
 
@@ -140,5 +142,5 @@ def _ticker_samples(spec: ModelSpec, loaded: LoadedBars, windows: TickerWindows)
         targets=np.asarray(windows.target_log10_close, dtype=np.float64),
         last_log10=np.log10(np.asarray(windows.last_close, dtype=np.float64)),
         sequences=np.asarray(windows.log10_close, dtype=np.float64),
-        _ohlc=np.asarray(windows.ohlc),
+        ohlc=np.asarray(windows.ohlc),
     )

@@ -96,7 +96,7 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _loss(spec: ModelSpec, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def training_loss(spec: ModelSpec, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     if spec.task == "nifty":
         return nn.functional.cross_entropy(output, target)
     # MSE on log10 price, measured in LOG10_SCALE units so that it is of order 1
@@ -230,7 +230,7 @@ def train(
             for start in bar:
                 inputs, target = samples.batch(order[start : start + config.batch_size])
                 optimiser.zero_grad()
-                loss = _loss(spec, model(*(t.to(where) for t in inputs)), target.to(where))
+                loss = training_loss(spec, model(*(t.to(where) for t in inputs)), target.to(where))
                 loss.backward()
                 optimiser.step()
                 losses.append(loss.item())

@@ -11,6 +11,8 @@ from data.demo import DEMO_INDEX, demo_bars, planted_patterns
 from data.settings import SYNTHETIC_LABEL, TICKER_WINDOW_BARS
 from data.views import count_ticker_windows, ticker_window_view
 from data.windows import make_nifty_days
+from models.checkpoints import read_card
+from models.registry import SHIPPED
 from tests.conftest import REPO_ROOT
 
 TIMEOUT_S = 120  # the first run imports plotly, pandas and the demo market
@@ -31,11 +33,14 @@ def metric(app: AppTest, label: str):
     return next(m for m in app.metric if m.label == label)
 
 
-def test_home_page_names_the_demo_market_as_synthetic():
+def test_home_page_names_the_demo_market_as_synthetic_and_shows_the_models_verdicts():
     app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=TIMEOUT_S).run()
     no_errors(app)
     assert "Chart XAI" in app.title[0].value
     assert any(SYNTHETIC_LABEL in info.value for info in app.info)
+    verdicts = [box.value for box in app.success]
+    for task in SHIPPED:
+        assert any(read_card(SHIPPED[task])["metrics"]["verdict"] in text for text in verdicts), verdicts
 
 
 def test_ticker_window_slider_moves_the_window_and_its_outcome():

@@ -1,0 +1,59 @@
+"""The shipped checkpoints: they load the way the dashboard loads them, fit the size budget,
+and their cards tell the truth about the weights they sit beside."""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from models.checkpoints import read_card
+from models.datasets import load_samples
+from models.registry import SHIPPED, load_shipped
+from models.training import evaluate
+
+BUDGET_MB = 30
+EXPECTED_COMMANDS = {
+    "nifty": "python -m models.train --task nifty --data demo:NIFTY-DEMO --half --out models/shipped/nifty --quiet",
+    "ticker": "python -m models.train --task ticker --data demo:ACME --half --out models/shipped/ticker --quiet",
+}
+
+
+def test_shipped_weights_fit_the_budget():
+    total = sum((SHIPPED[task] / "model.pt").stat().st_size for task in SHIPPED)
+    assert total < BUDGET_MB * 1024 * 1024
+
+
+@pytest.mark.parametrize("task", sorted(SHIPPED))
+def test_shipped_card_records_the_default_command_in_half_precision(task):
+    card = read_card(SHIPPED[task])
+    assert card["command"] == EXPECTED_COMMANDS[task]
+    assert card["weights_dtype"] == "float16"
+    assert card["status"] == "complete"
+    assert card["data"]["synthetic"] is True
+    argv = shlex.split(card["command"])
+    assert argv[argv.index("--task") + 1] == task
+
+
+@pytest.mark.parametrize("task", sorted(SHIPPED))
+def test_shipped_model_beats_its_baseline_and_the_card_is_honest(task):
+    loaded = load_shipped(task)
+    assert not loaded.model.training
+    metrics = loaded.card["metrics"]
+    assert metrics["beats_baseline"], metrics["verdict"]
+    # re-evaluate the stored weights on the card's own data and split: the same figures
+    samples = load_samples(loaded.spec, loaded.card["data"]["source"])
+    assert list(samples.split.sizes()) == [loaded.card["split"][k] for k in ("train", "validation", "test")]
+    again = evaluate(loaded.model, samples)
+    if task == "nifty":
+        assert again["model"]["confusion"] == metrics["model"]["confusion"]
+        assert again["model"]["auc"] == pytest.approx(metrics["model"]["auc"], abs=1e-9)
+    else:
+        assert again["model"]["rmse_log"] == pytest.approx(metrics["model"]["rmse_log"], rel=1e-6)
+        assert again["model"]["alerts"] == metrics["model"]["alerts"]
+        assert again["baseline"] == metrics["baseline"]
+
+
+def test_unknown_task_is_refused():
+    with pytest.raises(ValueError, match=r"task must be one of \('nifty', 'ticker'\), got 'crypto'"):
+        load_shipped("crypto")
