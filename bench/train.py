@@ -10,6 +10,8 @@ Prints each figure as it is measured and ends with one line, a JSON object:
   checkpoint's best validation figure (requirement: under 10 minutes each).
   ``--quick`` reads it from the shipped card's own history instead of
   retraining (the card's timing, taken when it was trained);
+* ``reproduces_shipped_weights`` — whether that fresh run wrote bit-identical weights
+  (sha256), i.e. whether the card's command reproduces the shipped checkpoint;
 * ``inference_ms_per_sample`` — one sample through a shipped model on CPU,
   image encoding included, median of 50 calls (requirement: under 50 ms).
 
@@ -70,10 +72,12 @@ def samples_per_s(task: str, overrides: dict[str, str], source: str) -> float:
     return statistics.median(rates)
 
 
-def minutes_to_quality(task: str, quick: bool) -> float:
-    """Minutes until a run of the shipped command first reaches the shipped best validation figure."""
+def minutes_to_quality(task: str, quick: bool) -> tuple[float, bool | None]:
+    """Minutes until a run of the shipped command first reaches the shipped best validation figure,
+    and whether that run reproduced the shipped weights bit for bit (``None`` with ``--quick``)."""
     card = read_card(SHIPPED[task])
     target = min(entry["validation"] for entry in card["training"]["history"])
+    same_weights = None
     if quick:
         history = card["training"]["history"]
     else:
@@ -82,10 +86,14 @@ def minutes_to_quality(task: str, quick: bool) -> float:
             out_index = argv.index("--out") + 1
             argv[out_index] = str(Path(folder) / "model")
             env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-            subprocess.run([sys.executable, "-m", "models.train", *argv, "--quiet"], cwd=REPO_ROOT, env=env, check=True)
-            history = read_card(Path(folder) / "model")["training"]["history"]
+            subprocess.run(
+                [sys.executable, "-m", "models.train", *argv], cwd=REPO_ROOT, env=env, check=True, capture_output=True
+            )
+            fresh = read_card(Path(folder) / "model")
+            history = fresh["training"]["history"]
+            same_weights = fresh["weights_sha256"] == card["weights_sha256"]
     reached = next(entry for entry in history if entry["validation"] <= target * (1 + 1e-9))
-    return reached["seconds"] / 60
+    return reached["seconds"] / 60, same_weights
 
 
 def inference_ms(task: str) -> float:
@@ -112,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"bench.train: torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs", flush=True
     )
-    figures: dict[str, dict[str, float]] = {
+    figures: dict[str, dict[str, float | bool]] = {
         "samples_per_s": {},
         "minutes_to_shipped_quality": {},
         "inference_ms_per_sample": {},
@@ -126,10 +134,13 @@ def main(argv: list[str] | None = None) -> None:
         figures["inference_ms_per_sample"][task] = round(milliseconds, 2)
         print(f"inference_ms_per_sample[{task}] = {milliseconds:.2f} ms", flush=True)
     for task in SHIPPED:
-        minutes = minutes_to_quality(task, args.quick)
+        minutes, same_weights = minutes_to_quality(task, args.quick)
         figures["minutes_to_shipped_quality"][task] = round(minutes, 2)
         source = "shipped card" if args.quick else "fresh run of the card's command"
         print(f"minutes_to_shipped_quality[{task}] = {minutes:.2f} min ({source})", flush=True)
+        if same_weights is not None:
+            figures.setdefault("reproduces_shipped_weights", {})[task] = same_weights
+            print(f"reproduces_shipped_weights[{task}] = {same_weights} (sha256 of the weights)", flush=True)
     print(json.dumps(figures))
 
 

@@ -7,17 +7,18 @@ import json
 import sys
 from collections.abc import Sequence
 
+from data.cli import OneLineParser
 from data.errors import DataError
 from data.settings import INTERVALS
 from data.timestamps import DATE_ORDERS
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m data",
         description="Inspect price sources: the demo market, CSV/Parquet files, Yahoo tickers.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     describe = commands.add_parser(
         "describe",
         help="say what a source holds and what was rejected",

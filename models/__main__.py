@@ -6,22 +6,16 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
-
-class _OneLineParser(argparse.ArgumentParser):
-    """Usage errors as one ``error: ...`` line on stderr and exit code 2 (no usage dump)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+from data.cli import OneLineParser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _OneLineParser(
+    parser = OneLineParser(
         prog="python -m models",
         description="Inspect model checkpoints (a folder holding model.pt and card.json).",
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     describe = commands.add_parser(
         "describe",
         help="validate a checkpoint fully and print its model card",

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
+from data.cli import OneLineParser
 from data.errors import DataError
 from data.timestamps import DATE_ORDERS
 from models.architectures import ARCHS, IMAGES, TASKS, ModelSpec
@@ -29,7 +30,7 @@ DEFAULTS = {"epochs": 30, "batch_size": 64, "patience": 5, "seed": 0}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m models.train",
         description=(
             "Train the NIFTY-day classifier or the ticker CNN-LSTM regressor and write a checkpoint with its card."

@@ -62,6 +62,8 @@ def test_minute_file_aggregated_to_hours(tmp_path, capsys):
         (["describe", "missing/prices.csv"], "error: missing/prices.csv: no such file; check the path"),
         (["describe", "not a ticker!"], "error: no data for ticker 'NOT A TICKER!': not a valid Yahoo symbol"),
         (["describe", "demo:NOPE"], "error: symbol must be one of"),
+        (["describe", "demo:ACME", "--interval", "5m"], "error: argument --interval: invalid choice: '5m'"),
+        (["describe"], "error: the following arguments are required: source (see python -m data describe --help)"),
     ],
 )
 def test_bad_sources_exit_non_zero_with_one_clear_line(args, message, isolated_cache):

@@ -57,3 +57,22 @@ def test_shipped_model_beats_its_baseline_and_the_card_is_honest(task):
 def test_unknown_task_is_refused():
     with pytest.raises(ValueError, match=r"task must be one of \('nifty', 'ticker'\), got 'crypto'"):
         load_shipped("crypto")
+
+
+def test_the_nifty_cards_command_reproduces_the_shipped_checkpoint(tmp_path, monkeypatch):
+    """Rerun the recorded command (≈ 1 min) and compare with what ships."""
+    import torch
+
+    from models.checkpoints import load_checkpoint
+    from models.train import main
+
+    card = read_card(SHIPPED["nifty"])
+    argv = shlex.split(card["command"])[3:]
+    argv[argv.index("--out") + 1] = str(tmp_path / "again")
+    assert main(argv) == 0
+    again = load_checkpoint(tmp_path / "again")
+    assert again.card["training"]["best_epoch"] == card["training"]["best_epoch"]
+    assert again.card["metrics"]["model"]["confusion"] == card["metrics"]["model"]["confusion"]
+    shipped = load_shipped("nifty").model.state_dict()
+    for name, tensor in again.model.state_dict().items():
+        torch.testing.assert_close(tensor, shipped[name], rtol=1e-3, atol=1e-3, msg=name)

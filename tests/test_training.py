@@ -212,6 +212,17 @@ def test_bad_training_requests_are_one_clear_line(argv, message, tmp_path, capsy
     assert not (tmp_path / "m").exists()
 
 
+def test_unknown_task_is_one_line_from_the_argument_parser(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--task", "forex", "--data", "demo:ACME", "--out", "x"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "error: argument --task: invalid choice: 'forex' (choose from 'nifty', 'ticker') "
+        "(see python -m models.train --help)\n"
+    )
+
+
 def test_too_little_data_for_a_split_is_refused(tmp_path, capsys):
     path = tmp_path / "short.csv"
     demo_bars("ACME", "60m").bars.iloc[:120].to_csv(path)
