@@ -10,7 +10,9 @@
   extra convolution, the paper's *extract layer*, which Grad-CAM targets — and
   an LSTM branch — two LSTM layers over the window's log10 closes. Both are
   flattened, concatenated and passed through fully connected layers to one
-  output: the log10 close one bar ahead.
+  output: the log10 close one bar ahead. The extract layer is conv → BatchNorm →
+  ReLU: without the BatchNorm its ReLU died during training and the image
+  branch went silent (see :func:`models.training.image_branch_live_share`).
 
   The regressor predicts the log10 close as *last log10 close + a learned
   change*: the LSTM sees the closes relative to the last one and the head's
@@ -205,7 +207,14 @@ class CnnLstmRegressor(nn.Module):
             stages.append(_stage(in_channels, width, blocks, stride=1 if stage == 0 else 2))
             in_channels = width
         self.trunk = nn.Sequential(*stages)
-        self.extract = nn.Sequential(nn.Conv2d(widths[-1], spec.extract_channels, kernel_size=3, padding=1), nn.ReLU())
+        # conv → BatchNorm → ReLU: without the BatchNorm, the paper's lr 0.003 drove every
+        # pre-activation negative within the first epochs (measured: 0 % live units after training),
+        # silencing the whole image branch and leaving Grad-CAM blank.
+        self.extract = nn.Sequential(
+            nn.Conv2d(widths[-1], spec.extract_channels, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(spec.extract_channels),
+            nn.ReLU(),
+        )
         side = _trunk_side(spec.image_size)
         self.lstm = nn.LSTM(input_size=1, hidden_size=spec.lstm_hidden, num_layers=2, batch_first=True)
         self.head = nn.Sequential(

@@ -129,6 +129,25 @@ def _validation_figure(model: nn.Module, samples: TaskSamples) -> float:
     return float(-np.mean(np.where(truth == 1, np.log(p_up), np.log(1 - p_up))))
 
 
+@torch.no_grad()
+def image_branch_live_share(model: nn.Module, samples: TaskSamples, part: str = "validation") -> float:
+    """Share of the regressor's extract-layer activations above zero on ``part``.
+
+    0 means the image branch is dead: the forecast ignores the chart and every image
+    explanation is blank. Recorded in the card so that this can never go unnoticed.
+    """
+    model.eval()
+    where = next(model.parameters()).device
+    indices = samples.indices(part)
+    live, total = 0, 0
+    for start in range(0, len(indices), 256):
+        (image, _), _ = samples.batch(indices[start : start + 256])
+        features = model.extract(model.trunk(model.stem(image.to(where))))
+        live += int((features > 0).sum())
+        total += features.numel()
+    return live / total
+
+
 def evaluate(model: nn.Module, samples: TaskSamples) -> dict[str, Any]:
     """Test-split metrics against the baseline (and, for the regressor, with the offset correction)."""
     test = samples.indices("test")
@@ -159,6 +178,7 @@ def evaluate(model: nn.Module, samples: TaskSamples) -> dict[str, Any]:
     report["model_with_offset_correction"] = corrected["model"]
     report["offset_correction"] = {**correction.to_dict(), "fitted_on": "validation split (most recent before test)"}
     report["verdict_with_offset_correction"] = corrected["verdict"]
+    report["image_branch_live_share"] = image_branch_live_share(model, samples)
     return report
 
 

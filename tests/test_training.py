@@ -47,6 +47,8 @@ def test_small_regressor_beats_persistence_on_the_demo_market(small_ticker_run):
     # alerts at 1 %: the planted breakouts make them mostly right
     assert metrics["model"]["alerts"]["1.0"]["precision"] > 0.5
     assert metrics["baseline"]["alerts"]["1.0"]["alerts"] == 0
+    # the chart matters: the image branch is alive (a dead extract layer once silenced it)
+    assert metrics["image_branch_live_share"] > 0.05
     # the paper's offset correction is reported beside, not instead
     assert set(metrics["offset_correction"]) >= {"gap_avg", "deviation", "sign", "fitted_on"}
     assert "rmse_log" in metrics["model_with_offset_correction"]

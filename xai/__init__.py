@@ -1,1 +1,39 @@
-"""Explanations: Captum methods, projection back to time, trust scores (issue 4)."""
+"""Explanations: the five Captum methods, mapped back to time (no Streamlit here).
+
+* :func:`explain` — Grad-CAM, vanilla gradients, DeconvNet, Guided Backprop and Guided
+  Grad-CAM for either model, computed with Captum; thread-safe on a shared model.
+* :data:`METHODS` — the registry pages list methods from (names from Captum).
+* :func:`captum_ready` — the in-place-ReLU fix, applied once where models are loaded.
+* :mod:`xai.time_projection` — per-bar and per-minute importance, localisation helpers.
+"""
+
+from xai.explain import Explanation, ExplanationSet, GradCamOptions, explain
+from xai.methods import ALL_METHODS, METHODS, MethodInfo
+from xai.prepare import captum_ready
+from xai.time_projection import (
+    CandlestickImportance,
+    GadfImportance,
+    candlestick_time_importance,
+    gadf_time_importance,
+    interval_share,
+    normalise,
+    pointing_game,
+)
+
+__all__ = [
+    "ALL_METHODS",
+    "METHODS",
+    "CandlestickImportance",
+    "Explanation",
+    "ExplanationSet",
+    "GadfImportance",
+    "GradCamOptions",
+    "MethodInfo",
+    "candlestick_time_importance",
+    "captum_ready",
+    "explain",
+    "gadf_time_importance",
+    "interval_share",
+    "normalise",
+    "pointing_game",
+]

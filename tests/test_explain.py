@@ -1,0 +1,265 @@
+"""The explanation engine: Captum's five methods with known answers, fused where it is exact,
+safe with in-place ReLUs, shared models, threads and exceptions."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+from captum.attr import Deconvolution, GuidedBackprop, GuidedGradCam, LayerAttribution, LayerGradCam, Saliency
+from torch import nn
+
+from models.architectures import ModelSpec, build_model
+from models.datasets import load_samples
+from models.registry import load_shipped
+from xai.explain import ForecastDirection, GradCamOptions, explain
+from xai.methods import ALL_METHODS, METHODS
+from xai.prepare import captum_ready
+
+
+class TinyConvNet(nn.Module):
+    """1×1 conv (2 channels) → ReLU → global mean → linear: every gradient is known by hand."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, kernel_size=1)
+        self.relu = nn.ReLU()
+        self.fc = nn.Linear(2, 2, bias=False)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.tensor([2.0, 3.0]).reshape(2, 1, 1, 1))
+            self.conv.bias.copy_(torch.tensor([0.5, -0.25]))
+            self.fc.weight.copy_(torch.tensor([[1.0, -2.0], [4.0, 0.5]]))
+
+    @property
+    def gradcam_layer(self) -> nn.Module:
+        return self.conv
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.relu(self.conv(image)).mean(dim=(2, 3)))
+
+
+def positive_image(size: int = 4) -> torch.Tensor:
+    return (torch.arange(size * size, dtype=torch.float32).reshape(1, 1, size, size) + 1) / 10
+
+
+def test_saliency_of_the_tiny_net_is_its_weights():
+    # all ReLUs active: d logit_k / d x_p = sum_c fc[k, c] * conv_c / P
+    image = positive_image()
+    result = explain(TinyConvNet(), image, methods=["saliency"], target=1)
+    expected = (4.0 * 2.0 + 0.5 * 3.0) / 16
+    np.testing.assert_allclose(result.maps["saliency"].attribution, np.full((1, 1, 4, 4), expected), rtol=1e-6)
+    assert result.target.tolist() == [1]
+
+
+def test_gradcam_of_the_tiny_net_from_hand_set_activations_and_gradients():
+    image = positive_image()
+    activations = torch.stack([2.0 * image[0, 0] + 0.5, 3.0 * image[0, 0] - 0.25])  # (2, 4, 4)
+    alpha = torch.tensor([1.0, -2.0]) / 16  # mean gradient of logit 0 per channel
+    cam = (alpha[:, None, None] * activations).sum(0)
+    signed = explain(TinyConvNet(), image, methods=["gradcam"], target=0, gradcam=GradCamOptions(relu=False))
+    np.testing.assert_allclose(signed.maps["gradcam"].layer_map[0, 0], cam.numpy(), rtol=1e-6)
+    positive = explain(TinyConvNet(), image, methods=["gradcam"], target=0)
+    np.testing.assert_allclose(positive.maps["gradcam"].layer_map[0, 0], cam.clamp(min=0).numpy(), rtol=1e-6)
+
+
+def test_registry_names_come_from_captum():
+    assert [METHODS[key].label for key in ALL_METHODS] == [
+        "Layer Grad Cam",
+        "Saliency",
+        "Deconvolution",
+        "Guided Backprop",
+        "Guided Grad Cam",
+    ]
+    assert all(len(METHODS[key].how_to_read) > 40 for key in ALL_METHODS)
+
+
+# --- torchvision ResNets and the in-place ReLU fix ----------------------------------------------
+
+
+def count_relu_calls(model: nn.Module, *inputs: torch.Tensor) -> dict[str, int]:
+    calls: dict[str, int] = {}
+    handles = [
+        module.register_forward_hook(lambda m, i, o, name=name: calls.__setitem__(name, calls.get(name, 0) + 1))
+        for name, module in model.named_modules()
+        if isinstance(module, nn.ReLU)
+    ]
+    try:
+        model(*inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return calls
+
+
+@pytest.mark.parametrize("task", ["nifty", "ticker"])
+def test_captum_ready_changes_nothing_the_model_computes(task):
+    torch.manual_seed(0)
+    spec = ModelSpec.default(task, image_size=64)
+    model = build_model(spec).eval()
+    inputs = [torch.randn(3, 1, 64, 64)]
+    if task == "ticker":
+        torch.nn.init.normal_(model.head[-1].weight)
+        inputs.append(torch.log10(100 + torch.rand(3, spec.sequence_length)))
+    before = model(*inputs)
+    assert max(count_relu_calls(model, *inputs).values()) == 2  # BasicBlock reuses its ReLU
+    captum_ready(model)
+    captum_ready(model)  # idempotent
+    torch.testing.assert_close(model(*inputs), before, rtol=0, atol=0)
+    assert all(not m.inplace for m in model.modules() if isinstance(m, nn.ReLU))
+    assert set(count_relu_calls(model, *inputs).values()) == {1}
+
+
+# --- the shipped models against Captum called method by method ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def classifier_case():
+    loaded = load_shipped("nifty")
+    samples = load_samples(loaded.spec, loaded.card["data"]["source"])
+    (image,), _ = samples.batch(samples.indices("test")[:4])
+    return loaded.model, image
+
+
+@pytest.fixture(scope="module")
+def regressor_case():
+    loaded = load_shipped("ticker")
+    samples = load_samples(loaded.spec, loaded.card["data"]["source"])
+    (image, closes), _ = samples.batch(samples.indices("test")[:4])
+    return loaded.model, image, closes
+
+
+@pytest.mark.parametrize("upsample", ["nearest", "bilinear"])
+def test_classifier_maps_equal_captums_own_classes(classifier_case, upsample):
+    model, image = classifier_case
+    result = explain(model, image, gradcam=GradCamOptions(upsample=upsample))
+    target = torch.from_numpy(result.target)
+    with torch.no_grad():
+        assert result.target.tolist() == model(image).argmax(1).tolist()
+    layer = model.gradcam_layer
+    reference = {
+        "gradcam": LayerAttribution.interpolate(
+            LayerGradCam(model, layer).attribute(image, target=target, relu_attributions=True), (64, 64), upsample
+        ),
+        "saliency": Saliency(model).attribute(image, target=target, abs=False),
+        "deconvolution": Deconvolution(model).attribute(image, target=target),
+        "guided_backprop": GuidedBackprop(model).attribute(image, target=target),
+        "guided_gradcam": GuidedGradCam(model, layer).attribute(image, target=target, interpolate_mode=upsample),
+    }
+    for key, expected in reference.items():
+        got = torch.from_numpy(result.maps[key].attribution)
+        assert got.shape == (4, 1, 64, 64)
+        torch.testing.assert_close(got, expected.detach(), rtol=0, atol=1e-5, msg=key)
+    assert result.maps["guided_gradcam"].attribution.any()
+
+
+def test_regressor_maps_equal_captums_and_flip_with_the_direction(regressor_case):
+    model, image, closes = regressor_case
+    for direction in (1, -1):
+        result = explain(model, image, additional_forward_args=closes, direction=direction)
+        wrapped = ForecastDirection(model, direction)
+        expected = GuidedGradCam(wrapped, model.gradcam_layer).attribute(
+            image, target=0, additional_forward_args=closes, interpolate_mode="bilinear"
+        )
+        torch.testing.assert_close(
+            torch.from_numpy(result.maps["guided_gradcam"].attribution), expected.detach(), rtol=0, atol=1e-5
+        )
+        assert result.target_kind == "direction"
+        assert result.target.tolist() == [direction] * 4
+    up = explain(model, image, methods=["saliency"], additional_forward_args=closes, direction=1)
+    down = explain(model, image, methods=["saliency"], additional_forward_args=closes, direction=-1)
+    np.testing.assert_allclose(down.maps["saliency"].attribution, -up.maps["saliency"].attribution, rtol=1e-6)
+    assert np.abs(up.maps["saliency"].attribution).max() > 0  # the image branch is alive
+    both = [explain(model, image, methods=["gradcam"], additional_forward_args=closes, direction=d) for d in (1, -1)]
+    assert any(result.maps["gradcam"].layer_map.any() for result in both)
+
+
+def test_threads_asking_different_methods_get_what_they_would_alone(classifier_case):
+    model, image = classifier_case
+    alone = {key: explain(model, image, methods=[key]).maps[key].attribution for key in ALL_METHODS}
+    results: dict[tuple[int, str], np.ndarray] = {}
+    errors: list[BaseException] = []
+
+    def worker(round_: int, key: str) -> None:
+        try:
+            results[(round_, key)] = explain(model, image, methods=[key]).maps[key].attribution
+        except BaseException as error:  # collected and re-raised by the test
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(r, k)) for r in range(3) for k in ALL_METHODS]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    for (_, key), attribution in results.items():
+        np.testing.assert_array_equal(attribution, alone[key])
+
+
+class FailsInForward(nn.Module):
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.calls = 0
+
+    @property
+    def gradcam_layer(self) -> nn.Module:
+        return self.model.gradcam_layer
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        raise RuntimeError("boom")
+
+
+def test_hooks_are_released_when_a_method_raises(classifier_case):
+    model, image = classifier_case
+    before = explain(model, image, methods=["guided_backprop"]).maps["guided_backprop"].attribution
+    failing = FailsInForward(model)
+    with pytest.raises(RuntimeError, match="boom"):
+        explain(failing, image, methods=["guided_backprop"], target=1)  # fails after Captum set its hooks
+    assert failing.calls == 1
+    for module in model.modules():
+        assert not module._forward_hooks
+        assert not module._backward_hooks
+        assert not module._forward_pre_hooks
+    assert not model.training
+    after = explain(model, image, methods=["guided_backprop"]).maps["guided_backprop"].attribution
+    np.testing.assert_array_equal(after, before)
+
+
+def test_model_mode_is_restored(classifier_case):
+    model, image = classifier_case
+    model.train()
+    try:
+        explain(model, image, methods=["saliency"])
+        assert model.training
+    finally:
+        model.eval()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"methods": ["lime"]}, r"methods must be a non-empty list of \('gradcam', 'saliency'"),
+        ({"methods": []}, r"methods must be a non-empty list of"),
+        ({"target": 2}, r"target must be 0 \(down\) or 1 \(up\), one per input or one for all, got 2"),
+        ({"additional_forward_args": torch.zeros(4, 50)}, r"additional_forward_args is for the ticker regressor"),
+    ],
+)
+def test_bad_requests_to_the_classifier(classifier_case, kwargs, message):
+    model, image = classifier_case
+    with pytest.raises(ValueError, match=message):
+        explain(model, image, **kwargs)
+
+
+def test_bad_requests_name_the_parameter(regressor_case):
+    model, image, closes = regressor_case
+    with pytest.raises(ValueError, match=r"image must be a \(N, 1, S, S\) tensor, got \(4, 128, 128\)"):
+        explain(model, image[:, 0], additional_forward_args=closes)
+    with pytest.raises(ValueError, match=r"additional_forward_args must hold the \(N, W\) log10 closes"):
+        explain(model, image)
+    with pytest.raises(ValueError, match=r"direction must be \+1 \(pushes the forecast up\) or -1 \(down\), got 0"):
+        explain(model, image, additional_forward_args=closes, direction=0)
+    with pytest.raises(ValueError, match=r"upsample must be one of \('bilinear', 'nearest'\), got 'cubic'"):
+        GradCamOptions(upsample="cubic")

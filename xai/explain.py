@@ -1,0 +1,287 @@
+"""One entry point for the five attribution maps, computed with Captum.
+
+``explain(model, image, methods=...)`` returns, for each method, the raw
+attribution in the image's shape, Grad-CAM's map at its layer's resolution,
+and the seconds the method added. It works for both models:
+
+* the ResNet classifier — target: a class, by default the predicted one;
+* the CNN-LSTM regressor — target: its one output, explained as "what pushes
+  the forecast up" (``direction=+1``) or "down" (``direction=-1``); the LSTM's
+  closes go through ``additional_forward_args``, so the image maps explain the
+  whole model, sequence included.
+
+Choices made explicit (and shown in the UI): Grad-CAM keeps only positive
+evidence (``relu=True``, as in the Grad-CAM paper; Captum's default is signed)
+and is upsampled ``"bilinear"`` (the Grad-CAM paper; Captum's GuidedGradCam
+default is ``"nearest"``). The Grad-CAM layer defaults to the model's
+``gradcam_layer`` (ResNet ``layer4``, the CNN-LSTM's extract layer).
+
+No wasted passes: Guided Grad-CAM is Guided Backprop times the upsampled,
+ReLU-ed Grad-CAM — exactly what Captum's ``GuidedGradCam`` computes — so when
+those two are computed anyway it is their product (tested equal to Captum's to
+1e-5), and one signed Grad-CAM pass serves both the signed and ReLU-ed maps.
+
+Safe when shared: guided methods register hooks on the model while they run;
+one lock per model serialises explanations of a shared (``st.cache_resource``)
+model, so concurrent sessions get exactly what they would get alone. Captum
+releases its hooks in ``finally``; the model is never switched to train mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+from captum.attr import GuidedBackprop, LayerAttribution
+from torch import nn
+
+from models.architectures import LOG10_SCALE
+from xai.methods import ALL_METHODS, METHODS
+from xai.prepare import captum_ready
+
+UPSAMPLE_MODES = ("bilinear", "nearest")
+# Captum announces every guided/deconv call; expected here, and released in its own ``finally``.
+warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations", category=UserWarning)
+_locks: weakref.WeakKeyDictionary[nn.Module, threading.Lock] = weakref.WeakKeyDictionary()
+_locks_guard = threading.Lock()
+
+
+@dataclasses.dataclass(frozen=True)
+class GradCamOptions:
+    """How Grad-CAM (and Guided Grad-CAM) are computed.
+
+    Attributes:
+        layer: the target layer (default: the model's ``gradcam_layer``).
+        relu: keep only positive evidence (the Grad-CAM paper) or show signed maps.
+        upsample: ``"bilinear"`` (the Grad-CAM paper) or ``"nearest"`` (Captum's GuidedGradCam default).
+    """
+
+    layer: nn.Module | None = None
+    relu: bool = True
+    upsample: str = "bilinear"
+
+    def __post_init__(self) -> None:
+        if self.upsample not in UPSAMPLE_MODES:
+            raise ValueError(f"upsample must be one of {UPSAMPLE_MODES}, got {self.upsample!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Explanation:
+    """One method's map for a batch.
+
+    Attributes:
+        method: key in :data:`~xai.methods.METHODS`.
+        label: display name (from Captum).
+        attribution: (N, 1, S, S) float32 in the image's shape (Grad-CAM upsampled).
+        layer_map: (N, 1, h, w) float32 Grad-CAM at its layer's resolution (Grad-CAM only).
+        seconds: wall time this method added (a reused product costs only the product).
+    """
+
+    method: str
+    label: str
+    attribution: np.ndarray
+    layer_map: np.ndarray | None
+    seconds: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ExplanationSet:
+    """All requested maps for one batch, and what they explain.
+
+    Attributes:
+        maps: method key → :class:`Explanation`, in the order requested.
+        target: (N,) the class explained per input (classifier), or the direction (+1/-1) for
+            the regressor, repeated per input.
+        target_kind: ``"class"`` or ``"direction"``.
+        gradcam: the options used.
+    """
+
+    maps: dict[str, Explanation]
+    target: np.ndarray
+    target_kind: str
+    gradcam: GradCamOptions
+
+
+class ForecastDirection(nn.Module):
+    """The regressor's predicted change, signed: ``direction · (forecast − last close) · LOG10_SCALE``, (N, 1).
+
+    Explaining output 0 of this wrapper answers "what pushes the forecast up" (+1) or "down" (−1).
+    The last close does not depend on the image, so image gradients equal those of the forecast.
+    """
+
+    def __init__(self, regressor: nn.Module, direction: int) -> None:
+        super().__init__()
+        self.regressor = regressor
+        self.direction = direction
+
+    def forward(self, image: torch.Tensor, log10_close: torch.Tensor) -> torch.Tensor:
+        change = self.regressor(image, log10_close) - log10_close[:, -1]
+        return (self.direction * change * LOG10_SCALE).unsqueeze(1)
+
+
+def model_lock(model: nn.Module) -> threading.Lock:
+    """The lock that serialises hook-based work on ``model`` (one per model object)."""
+    with _locks_guard:
+        lock = _locks.get(model)
+        if lock is None:
+            lock = _locks[model] = threading.Lock()
+        return lock
+
+
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module, device: torch.device) -> Iterator[None]:
+    """Eval mode for the duration (never train mode); cuDNN's RNN backward needs cuDNN off in eval."""
+    modes = {module: module.training for module in model.modules()}
+    model.eval()
+    try:
+        with torch.backends.cudnn.flags(enabled=device.type != "cuda"):
+            yield
+    finally:
+        for module, training in modes.items():  # each module's own flag: a wrapper must not reset the model
+            module.training = training
+
+
+def explain(
+    model: nn.Module,
+    image: torch.Tensor,
+    *,
+    methods: Sequence[str] = ALL_METHODS,
+    target: int | Sequence[int] | torch.Tensor | None = None,
+    additional_forward_args: torch.Tensor | None = None,
+    direction: int = 1,
+    gradcam: GradCamOptions | None = None,
+) -> ExplanationSet:
+    """Compute the requested attribution maps for a batch.
+
+    Args:
+        model: a :class:`~models.architectures.ResNetClassifier` or
+            :class:`~models.architectures.CnnLstmRegressor` (made Captum-ready here, once).
+        image: (N, 1, S, S) float32 model images.
+        methods: keys of :data:`~xai.methods.METHODS`, in the order to return them.
+        target: classifier only — class per input (int or (N,)); default: the predicted class.
+        additional_forward_args: regressor only — (N, W) log10 closes.
+        direction: regressor only — +1 explains "pushes the forecast up", −1 "down".
+        gradcam: Grad-CAM options (layer, ReLU, upsampling).
+
+    Raises:
+        ValueError: unknown method, bad shapes, or arguments that do not fit the model.
+    """
+    options = gradcam or GradCamOptions()
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ValueError(f"methods must be a non-empty list of {ALL_METHODS}, got {list(methods)!r}")
+    if not isinstance(image, torch.Tensor) or image.ndim != 4 or image.shape[1] != 1:
+        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise ValueError(f"image must be a (N, 1, S, S) tensor, got {shape}")
+    is_regressor = getattr(getattr(model, "spec", None), "task", None) == "ticker"
+    if is_regressor and additional_forward_args is None:
+        raise ValueError("additional_forward_args must hold the (N, W) log10 closes for the ticker regressor")
+    if is_regressor and direction not in (1, -1):
+        raise ValueError(f"direction must be +1 (pushes the forecast up) or -1 (down), got {direction!r}")
+    if not is_regressor and additional_forward_args is not None:
+        raise ValueError("additional_forward_args is for the ticker regressor; the classifier takes the image only")
+
+    with model_lock(model):
+        captum_ready(model)
+        device = next(model.parameters()).device
+        image = image.to(device).detach().clone().requires_grad_(True)
+        extra = additional_forward_args.to(device) if additional_forward_args is not None else None
+        layer = options.layer if options.layer is not None else model.gradcam_layer
+        with _eval_mode(model, device):
+            if is_regressor:
+                forward, captum_target = ForecastDirection(model, direction), 0
+                explained = np.full(len(image), direction)
+            else:
+                forward, captum_target = model, _class_targets(model, image, target)
+                explained = captum_target.cpu().numpy()
+            maps = _compute(forward, layer, image, captum_target, extra, methods, options)
+    return ExplanationSet(
+        maps=maps,
+        target=explained,
+        target_kind="direction" if is_regressor else "class",
+        gradcam=options,
+    )
+
+
+def _class_targets(model: nn.Module, image: torch.Tensor, target: object) -> torch.Tensor:
+    if target is None:
+        with torch.no_grad():
+            return model(image).argmax(dim=1)
+    targets = torch.as_tensor(target, device=image.device).long().reshape(-1)
+    if len(targets) == 1:
+        targets = targets.expand(len(image))
+    if len(targets) != len(image) or (targets < 0).any() or (targets > 1).any():
+        raise ValueError(f"target must be 0 (down) or 1 (up), one per input or one for all, got {target!r}")
+    return targets
+
+
+def _compute(
+    forward: nn.Module,
+    layer: nn.Module,
+    image: torch.Tensor,
+    target: int | torch.Tensor,
+    extra: torch.Tensor | None,
+    methods: Sequence[str],
+    options: GradCamOptions,
+) -> dict[str, Explanation]:
+    """Each needed pass once; Guided Grad-CAM from the Grad-CAM and Guided Backprop passes."""
+    size = tuple(image.shape[2:])
+    computed: dict[str, tuple[torch.Tensor, float]] = {}
+
+    def run(key: str, work) -> torch.Tensor:
+        started = time.perf_counter()
+        value = work()
+        computed[key] = (value.detach(), time.perf_counter() - started)
+        return value
+
+    needs = set(methods)
+    if needs & {"gradcam", "guided_gradcam"}:
+        layer_gradcam = METHODS["gradcam"].captum_class(forward, layer)
+        run(
+            "gradcam_layer",
+            lambda: layer_gradcam.attribute(
+                image, target=target, additional_forward_args=extra, relu_attributions=False
+            ),
+        )
+    if needs & {"guided_backprop", "guided_gradcam"}:
+        guided = GuidedBackprop(forward)
+        run("guided_backprop", lambda: guided.attribute(image, target=target, additional_forward_args=extra))
+    for key in ("saliency", "deconvolution"):
+        if key in needs:
+            method = METHODS[key].captum_class(forward)
+            kwargs = {"abs": False} if key == "saliency" else {}
+            run(key, lambda m=method, k=kwargs: m.attribute(image, target=target, additional_forward_args=extra, **k))
+
+    results: dict[str, Explanation] = {}
+    for key in methods:
+        layer_map = None
+        if key == "gradcam":
+            signed, seconds = computed["gradcam_layer"]
+            layer_map = signed.clamp(min=0) if options.relu else signed
+            attribution = LayerAttribution.interpolate(layer_map, size, interpolate_mode=options.upsample)
+        elif key == "guided_gradcam":
+            signed, gradcam_seconds = computed["gradcam_layer"]
+            guided, guided_seconds = computed["guided_backprop"]
+            started = time.perf_counter()
+            upsampled = LayerAttribution.interpolate(signed.clamp(min=0), size, interpolate_mode=options.upsample)
+            attribution = guided * upsampled
+            seconds = time.perf_counter() - started
+            seconds += 0.0 if "gradcam" in methods else gradcam_seconds
+            seconds += 0.0 if "guided_backprop" in methods else guided_seconds
+        else:
+            attribution, seconds = computed[key]
+        results[key] = Explanation(
+            method=key,
+            label=METHODS[key].label,
+            attribution=attribution.detach().float().cpu().numpy(),
+            layer_map=None if layer_map is None else layer_map.detach().float().cpu().numpy(),
+            seconds=seconds,
+        )
+    return results

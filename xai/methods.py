@@ -1,0 +1,90 @@
+"""The five attribution methods: one registry, names from Captum's own classes.
+
+Pages list methods from :data:`METHODS`, never from strings of their own. Each
+entry says what the map means and how far to trust it, in words a student can
+follow (teaching mode shows them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from captum.attr import Deconvolution, GuidedBackprop, GuidedGradCam, LayerGradCam, Saliency
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodInfo:
+    """One attribution method.
+
+    Attributes:
+        key: stable identifier used in code, URLs and files.
+        captum_class: the Captum class that defines the method (and computes it, or checks
+            the fused computation).
+        signed: whether the map has a meaningful sign (positive pushes the target up).
+        how_to_read: a short explanation for the teaching mode.
+    """
+
+    key: str
+    captum_class: type
+    signed: bool
+    how_to_read: str
+
+    @property
+    def label(self) -> str:
+        """Display name, from Captum (e.g. "Guided Grad Cam")."""
+        return self.captum_class.get_name()
+
+
+METHODS: dict[str, MethodInfo] = {
+    info.key: info
+    for info in (
+        MethodInfo(
+            "gradcam",
+            LayerGradCam,
+            signed=True,
+            how_to_read=(
+                "Where the chosen layer's features pushed the answer: the layer's activations weighted by "
+                "their average gradient, then upsampled to the image. Coarse (one cell per feature-map pixel) "
+                "but tied to the model: randomising the model's weights changes it."
+            ),
+        ),
+        MethodInfo(
+            "saliency",
+            Saliency,
+            signed=True,
+            how_to_read=(
+                "Vanilla gradients: how much a tiny change of each pixel would move the answer. Fine-grained "
+                "and noisy; shows sensitivity, not necessarily what the model used."
+            ),
+        ),
+        MethodInfo(
+            "deconvolution",
+            Deconvolution,
+            signed=True,
+            how_to_read=(
+                "DeconvNet: gradients passed back through ReLUs only where they are positive. Sharp maps that "
+                "often look like edges of the input itself — check the sanity score before trusting them."
+            ),
+        ),
+        MethodInfo(
+            "guided_backprop",
+            GuidedBackprop,
+            signed=True,
+            how_to_read=(
+                "Guided backpropagation: gradients kept only where both the activation and the gradient are "
+                "positive. Crisp, but known to change little when the model is randomised (Adebayo et al., "
+                "2018): it partly shows the input, not the model."
+            ),
+        ),
+        MethodInfo(
+            "guided_gradcam",
+            GuidedGradCam,
+            signed=True,
+            how_to_read=(
+                "Guided Grad-CAM: guided backpropagation multiplied by the (ReLU-ed) Grad-CAM map — sharp "
+                "detail where Grad-CAM says the layer looked. Inherits guided backpropagation's weakness."
+            ),
+        ),
+    )
+}
+ALL_METHODS: tuple[str, ...] = tuple(METHODS)
