@@ -153,7 +153,8 @@ def clean_bars(
     open_, high, low, close = np.where(finite[:, None], price, 1.0).T
     reject(high < low, "high below low")
     slack = RANGE_TOLERANCE * np.abs(high)
-    outside = (np.maximum(open_, close) > high + slack) | (np.minimum(open_, close) < low - slack)
+    with np.errstate(over="ignore"):  # near 1.8e308, high + slack is inf: the comparison is still right
+        outside = (np.maximum(open_, close) > high + slack) | (np.minimum(open_, close) < low - slack)
     reject(outside, "open or close outside the low-high range")
     reject(np.isinf(volume) | (volume < 0), "negative or infinite volume")
 
