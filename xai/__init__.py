@@ -4,12 +4,14 @@
   Grad-CAM for either model, computed with Captum; thread-safe on a shared model.
 * :data:`METHODS` — the registry pages list methods from (names from Captum).
 * :func:`captum_ready` — the in-place-ReLU fix, applied once where models are loaded.
+* :func:`sequence_attribution` — the CNN-LSTM's per-hour attribution and the chart-vs-sequence share.
 * :mod:`xai.time_projection` — per-bar and per-minute importance, localisation helpers.
 """
 
 from xai.explain import Explanation, ExplanationSet, GradCamOptions, explain
 from xai.methods import ALL_METHODS, METHODS, MethodInfo
 from xai.prepare import captum_ready
+from xai.sequence import SequenceAttribution, sequence_attribution
 from xai.time_projection import (
     CandlestickImportance,
     GadfImportance,
@@ -29,6 +31,7 @@ __all__ = [
     "GadfImportance",
     "GradCamOptions",
     "MethodInfo",
+    "SequenceAttribution",
     "candlestick_time_importance",
     "captum_ready",
     "explain",
@@ -36,4 +39,5 @@ __all__ = [
     "interval_share",
     "normalise",
     "pointing_game",
+    "sequence_attribution",
 ]

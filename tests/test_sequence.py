@@ -1,0 +1,101 @@
+"""The CNN-LSTM's sequence attribution and the chart-versus-sequence split, with known answers."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from models.datasets import load_samples
+from models.registry import load_shipped
+from xai.explain import ForecastDirection
+from xai.sequence import sequence_attribution
+
+
+@pytest.fixture(scope="module")
+def case():
+    loaded = load_shipped("ticker")
+    samples = load_samples(loaded.spec, loaded.card["data"]["source"])
+    (image, closes), _ = samples.batch(samples.indices("test")[:3])
+    return loaded.model, image, closes
+
+
+def silence(model, part: str):
+    """A copy of the regressor whose head ignores the image or the sequence features."""
+    silenced = copy.deepcopy(model)
+    n_image = silenced.head[0].in_features - silenced.spec.lstm_hidden
+    with torch.no_grad():
+        if part == "image":
+            silenced.head[0].weight[:, :n_image] = 0
+        else:
+            silenced.head[0].weight[:, n_image:] = 0
+    return silenced
+
+
+def test_totals_and_delta_are_consistent_and_converge(case):
+    model, image, closes = case
+    forward = ForecastDirection(model, 1).eval()
+    with torch.no_grad():
+        gap = (forward(image, closes) - forward(torch.zeros_like(image), closes[:, -1:].expand_as(closes)))[:, 0]
+    coarse = sequence_attribution(model, image, closes, n_steps=8)
+    fine = sequence_attribution(model, image, closes, n_steps=128)
+    np.testing.assert_allclose(fine.image_total + fine.sequence_total - gap.numpy(), fine.delta, atol=1e-4)
+    assert np.abs(fine.delta).mean() < np.abs(coarse.delta).mean()
+    assert ((fine.image_share >= 0) & (fine.image_share <= 1)).all()
+    assert fine.per_hour.shape == (3, 50)
+
+
+def test_the_last_hour_is_its_own_baseline(case):
+    model, image, closes = case
+    result = sequence_attribution(model, image, closes)
+    np.testing.assert_array_equal(result.per_hour[:, -1], 0.0)
+
+
+@pytest.mark.parametrize(("part", "share"), [("image", 0.0), ("sequence", 1.0)])
+def test_a_head_that_ignores_one_input_gives_it_nothing(case, part, share):
+    model, image, closes = case
+    result = sequence_attribution(silence(model, part), image, closes)
+    np.testing.assert_array_equal(result.image_share, np.full(3, share))
+    if part == "sequence":
+        np.testing.assert_array_equal(result.per_hour, 0.0)
+
+
+def test_direction_flips_every_attribution(case):
+    model, image, closes = case
+    up = sequence_attribution(model, image, closes, direction=1)
+    down = sequence_attribution(model, image, closes, direction=-1)
+    np.testing.assert_allclose(down.per_hour, -up.per_hour, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(down.image_share, up.image_share, rtol=1e-5)
+
+
+def test_saliency_is_the_gradient_with_respect_to_each_close(case):
+    model, image, closes = case
+    result = sequence_attribution(model, image, closes, method="saliency")
+    sequence = closes.clone().requires_grad_(True)
+    ForecastDirection(model, 1).eval()(image, sequence).sum().backward()
+    np.testing.assert_allclose(result.per_hour, sequence.grad.numpy(), rtol=1e-5, atol=1e-5)
+    assert np.isnan(result.image_share).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"method": "lime"}, r"method must be one of \('integrated_gradients', 'saliency'\), got 'lime'"),
+        ({"direction": 2}, r"direction must be \+1 \(pushes the forecast up\) or -1 \(down\), got 2"),
+        ({"n_steps": 1}, r"n_steps must be an int >= 2, got 1"),
+    ],
+)
+def test_bad_requests_name_the_parameter(case, kwargs, message):
+    model, image, closes = case
+    with pytest.raises(ValueError, match=message):
+        sequence_attribution(model, image, closes, **kwargs)
+
+
+def test_shapes_and_the_classifier_are_refused(case):
+    model, image, closes = case
+    with pytest.raises(ValueError, match=r"got \(3, 1, 128, 128\) and \(2, 50\)"):
+        sequence_attribution(model, image, closes[:2])
+    with pytest.raises(ValueError, match=r"explains the ticker regressor \(CNN-LSTM\); the classifier has no sequence"):
+        sequence_attribution(load_shipped("nifty").model, image, closes)
