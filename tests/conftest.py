@@ -29,3 +29,26 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 def rng() -> np.random.Generator:
     """A generator seeded the same way for every test."""
     return np.random.default_rng(20261121)
+
+
+def _shipped_test_batch(task: str, size: int = 4):
+    """The shipped model of ``task`` and the first ``size`` samples of its test split."""
+    from models.datasets import load_samples
+    from models.registry import load_shipped
+
+    loaded = load_shipped(task)
+    samples = load_samples(loaded.spec, loaded.card["data"]["source"])
+    inputs, _ = samples.batch(samples.indices("test")[:size])
+    return (loaded.model, *inputs)
+
+
+@pytest.fixture(scope="session")
+def shipped_classifier_batch():
+    """(model, image (4, 1, 64, 64)) — the shipped NIFTY classifier on four test days."""
+    return _shipped_test_batch("nifty")
+
+
+@pytest.fixture(scope="session")
+def shipped_regressor_batch():
+    """(model, image (4, 1, 128, 128), log10 closes (4, 50)) — the shipped regressor on four test windows."""
+    return _shipped_test_batch("ticker")

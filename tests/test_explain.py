@@ -12,8 +12,6 @@ from captum.attr import Deconvolution, GuidedBackprop, GuidedGradCam, LayerAttri
 from torch import nn
 
 from models.architectures import ModelSpec, build_model
-from models.datasets import load_samples
-from models.registry import load_shipped
 from xai.explain import ForecastDirection, GradCamOptions, explain
 from xai.methods import ALL_METHODS, METHODS
 from xai.prepare import captum_ready
@@ -114,20 +112,14 @@ def test_captum_ready_changes_nothing_the_model_computes(task):
 # --- the shipped models against Captum called method by method ----------------------------------
 
 
-@pytest.fixture(scope="module")
-def classifier_case():
-    loaded = load_shipped("nifty")
-    samples = load_samples(loaded.spec, loaded.card["data"]["source"])
-    (image,), _ = samples.batch(samples.indices("test")[:4])
-    return loaded.model, image
+@pytest.fixture
+def classifier_case(shipped_classifier_batch):
+    return shipped_classifier_batch
 
 
-@pytest.fixture(scope="module")
-def regressor_case():
-    loaded = load_shipped("ticker")
-    samples = load_samples(loaded.spec, loaded.card["data"]["source"])
-    (image, closes), _ = samples.batch(samples.indices("test")[:4])
-    return loaded.model, image, closes
+@pytest.fixture
+def regressor_case(shipped_regressor_batch):
+    return shipped_regressor_batch
 
 
 @pytest.mark.parametrize("upsample", ["nearest", "bilinear"])

@@ -8,18 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from models.datasets import load_samples
 from models.registry import load_shipped
 from xai.explain import ForecastDirection
 from xai.sequence import sequence_attribution
 
 
-@pytest.fixture(scope="module")
-def case():
-    loaded = load_shipped("ticker")
-    samples = load_samples(loaded.spec, loaded.card["data"]["source"])
-    (image, closes), _ = samples.batch(samples.indices("test")[:3])
-    return loaded.model, image, closes
+@pytest.fixture
+def case(shipped_regressor_batch):
+    model, image, closes = shipped_regressor_batch
+    return model, image[:3], closes[:3]
 
 
 def silence(model, part: str):
