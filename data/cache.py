@@ -48,6 +48,13 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+    # Make the rename itself durable (POSIX); not possible on every platform.
+    with contextlib.suppress(OSError):
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
 
 def write_frame(path: Path, frame: pd.DataFrame, metadata: dict[str, str]) -> None:

@@ -23,7 +23,6 @@ everywhere.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import io
@@ -31,7 +30,6 @@ import json
 import os
 import pickle
 import re
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,6 +38,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from data.cache import atomic_write_bytes
 from models.architectures import ModelSpec, build_model
 
 CARD_NAME = "card.json"
@@ -279,29 +278,6 @@ def _read_card(folder: Path) -> tuple[dict[str, Any], ModelSpec]:
 # --------------------------------------------------------------------------- save
 
 
-def _write_atomically(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` via a flushed, fsynced temp file in the same folder and :func:`os.replace`."""
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)  # noqa: SIM115
-    temp = Path(handle.name)
-    try:
-        with handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-    # Make the rename itself durable (POSIX); not possible on every platform.
-    with contextlib.suppress(OSError):
-        descriptor = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-
-
 def _weights_payload(model: nn.Module, half: bool) -> bytes:
     state: dict[str, torch.Tensor] = {}
     for name, tensor in model.state_dict().items():
@@ -356,8 +332,8 @@ def save_checkpoint(
         raise CheckpointError(f"cannot save to {folder}: the card is not JSON-serialisable ({error})") from error
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _write_atomically(folder / WEIGHTS_NAME, payload)
-        _write_atomically(folder / CARD_NAME, text.encode("utf-8"))
+        atomic_write_bytes(folder / WEIGHTS_NAME, payload)
+        atomic_write_bytes(folder / CARD_NAME, text.encode("utf-8"))
     except OSError as error:
         raise CheckpointError(
             f"cannot write checkpoint {folder}: {error.strerror or error}; check free space and permissions"

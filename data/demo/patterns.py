@@ -78,14 +78,22 @@ TICKER_GARCH_PERSISTENCE = 0.98
 TICKER_SHOCK_MEAN_SQUARE = 1.9
 
 
+# The patterns' drifts are tuned with this closed form, so the process must draw its shocks
+# from the same distribution: a change of process.T_DOF has to come with a new quantile here.
+T4_DOF = 4.0
+if T4_DOF != T_DOF:
+    raise RuntimeError(
+        f"data.demo.patterns assumes Student-t shocks with {T4_DOF:g} degrees of freedom; "
+        f"data.demo.process.T_DOF is {T_DOF:g}"
+    )
+
+
 def unit_t4_quantile(probability: float) -> float:
     """Quantile of the unit-variance Student-t with 4 degrees of freedom.
 
     Inverts the closed-form CDF ``F(x) = 1/2 + x(x² + 6) / (2(x² + 4)^(3/2))``
     by bisection, then scales by sqrt(2/4) to unit variance.
     """
-    if T_DOF != 4.0:
-        raise NotImplementedError(f"unit_t4_quantile needs T_DOF == 4, the process uses {T_DOF}")
     low, high = -1e3, 1e3
     for _ in range(100):
         middle = 0.5 * (low + high)
@@ -93,7 +101,7 @@ def unit_t4_quantile(probability: float) -> float:
             low = middle
         else:
             high = middle
-    return 0.5 * (low + high) * math.sqrt((T_DOF - 2.0) / T_DOF)
+    return 0.5 * (low + high) * math.sqrt((T4_DOF - 2.0) / T4_DOF)
 
 
 def plant_index_patterns(
