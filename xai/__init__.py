@@ -5,12 +5,14 @@
 * :data:`METHODS` — the registry pages list methods from (names from Captum).
 * :func:`captum_ready` — the in-place-ReLU fix, applied once where models are loaded.
 * :func:`sequence_attribution` — the CNN-LSTM's per-hour attribution and the chart-vs-sequence share.
+* :func:`model_randomisation` — the sanity check: do the maps change when the model is destroyed?
 * :mod:`xai.time_projection` — per-bar and per-minute importance, localisation helpers.
 """
 
 from xai.explain import Explanation, ExplanationSet, GradCamOptions, explain
 from xai.methods import ALL_METHODS, METHODS, MethodInfo
 from xai.prepare import captum_ready
+from xai.sanity import SanityResult, model_randomisation
 from xai.sequence import SequenceAttribution, sequence_attribution
 from xai.time_projection import (
     CandlestickImportance,
@@ -31,12 +33,14 @@ __all__ = [
     "GadfImportance",
     "GradCamOptions",
     "MethodInfo",
+    "SanityResult",
     "SequenceAttribution",
     "candlestick_time_importance",
     "captum_ready",
     "explain",
     "gadf_time_importance",
     "interval_share",
+    "model_randomisation",
     "normalise",
     "pointing_game",
     "sequence_attribution",

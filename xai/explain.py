@@ -193,7 +193,9 @@ def explain(
         device = next(model.parameters()).device
         image = image.to(device).detach().clone().requires_grad_(True)
         extra = additional_forward_args.to(device) if additional_forward_args is not None else None
-        layer = options.layer if options.layer is not None else model.gradcam_layer
+        layer = options.layer
+        if layer is None and {"gradcam", "guided_gradcam"} & set(methods):
+            layer = model.gradcam_layer  # only the Grad-CAM methods need a layer
         with _eval_mode(model, device):
             if is_regressor:
                 forward, captum_target = ForecastDirection(model, direction), 0
@@ -224,7 +226,7 @@ def _class_targets(model: nn.Module, image: torch.Tensor, target: object) -> tor
 
 def _compute(
     forward: nn.Module,
-    layer: nn.Module,
+    layer: nn.Module | None,
     image: torch.Tensor,
     target: int | torch.Tensor,
     extra: torch.Tensor | None,

@@ -1,0 +1,147 @@
+"""The model-randomisation sanity check (Adebayo et al., 2018, "Sanity Checks for Saliency Maps").
+
+Re-initialise the model's layers cumulatively from the output down and recompute each map; a
+method that explains the model must change when the model's weights are destroyed. The figure is
+the Spearman rank correlation between the original map and each randomised one (absolute values,
+per input, averaged over the batch). Guided Backprop, DeconvNet and Guided Grad-CAM are known to
+change little — they partly show the input, not the model — and the dashboard says so with the
+figure measured here.
+
+The check works on a deep copy: the shared model is never touched. Each randomised model explains
+the *original* target (the class the original model predicted, or the same direction), so the
+maps answer the same question.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from xai.explain import explain
+from xai.methods import ALL_METHODS
+
+#: A method whose map keeps, on average over the cascade, at least this rank correlation with
+#: the original "barely changes": the UI warns that it is not explaining the model. (Measured on
+#: the shipped classifier: Guided Backprop 0.74, DeconvNet 0.60; Saliency 0.28, Guided Grad-CAM
+#: 0.34, Grad-CAM below 0 — Guided Backprop keeps 0.97 with the output layer and the last stage
+#: destroyed.)
+UNCHANGED_CORRELATION = 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class SanityResult:
+    """Rank correlations between original and randomised maps.
+
+    Attributes:
+        layers: names of the layer groups, in the order they were randomised (output first);
+            entry k of each correlation has layers[0..k] randomised.
+        correlation: method key → (L,) mean Spearman correlation over the batch (NaN where a
+            map is constant, e.g. an all-zero Grad-CAM).
+        barely_changes: method key → True when the mean correlation over the cascade is at
+            least :data:`UNCHANGED_CORRELATION`.
+    """
+
+    layers: tuple[str, ...]
+    correlation: dict[str, np.ndarray]
+    barely_changes: dict[str, bool]
+
+
+def randomisation_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Layer groups from the output to the input.
+
+    The ResNet classifier: ``fc, layer4, layer3, layer2, layer1, bn1, conv1``; the CNN-LSTM:
+    ``head, lstm, extract, trunk, stem``; any other model: its direct children that hold
+    parameters, last defined first.
+    """
+    root = model.net if hasattr(model, "net") else model
+    children = [(name, child) for name, child in root.named_children() if any(True for _ in child.parameters())]
+    return children[::-1]
+
+
+def _reinitialise(module: nn.Module) -> None:
+    for sub in module.modules():
+        if hasattr(sub, "reset_parameters"):
+            sub.reset_parameters()
+        if isinstance(sub, nn.modules.batchnorm._BatchNorm):
+            sub.reset_running_stats()
+
+
+def spearman(first: np.ndarray, second: np.ndarray) -> float:
+    """Spearman rank correlation of two equal-size arrays (average ranks for ties); NaN if one is constant."""
+    a = _ranks(np.ravel(first))
+    b = _ranks(np.ravel(second))
+    if a.std() == 0 or b.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = np.arange(len(values), dtype=np.float64)
+    # average the ranks of tied values
+    unique, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    if len(unique) < len(values):
+        sums = np.bincount(inverse, weights=ranks)
+        ranks = (sums / counts)[inverse]
+    return ranks
+
+
+def model_randomisation(
+    model: nn.Module,
+    image: torch.Tensor,
+    *,
+    methods: Sequence[str] = ALL_METHODS,
+    target: int | Sequence[int] | None = None,
+    additional_forward_args: torch.Tensor | None = None,
+    direction: int = 1,
+    seed: int = 0,
+) -> SanityResult:
+    """Run the cascading randomisation check for ``methods`` on a batch.
+
+    Args:
+        model: either model (copied; the original is not modified).
+        image: (N, 1, S, S) model images.
+        methods: method keys to check.
+        target, additional_forward_args, direction: as for :func:`xai.explain.explain`.
+        seed: seeds the re-initialisation.
+    """
+    original = explain(
+        model,
+        image,
+        methods=methods,
+        target=target,
+        additional_forward_args=additional_forward_args,
+        direction=direction,
+    )
+    fixed_target = original.target if original.target_kind == "class" else None
+    randomised = copy.deepcopy(model)
+    torch.manual_seed(seed)
+    names, correlations = [], {key: [] for key in methods}
+    for name, layer in randomisation_layers(randomised):
+        _reinitialise(layer)
+        names.append(name)
+        again = explain(
+            randomised,
+            image,
+            methods=methods,
+            target=fixed_target,
+            additional_forward_args=additional_forward_args,
+            direction=direction,
+        )
+        for key in methods:
+            before = np.abs(original.maps[key].attribution)
+            after = np.abs(again.maps[key].attribution)
+            per_input = [spearman(b, a) for b, a in zip(before, after, strict=True)]
+            correlations[key].append(np.nan if np.isnan(per_input).all() else float(np.nanmean(per_input)))
+    table = {key: np.asarray(values) for key, values in correlations.items()}
+    return SanityResult(
+        layers=tuple(names),
+        correlation=table,
+        barely_changes={key: bool(np.nanmean(values) >= UNCHANGED_CORRELATION) for key, values in table.items()},
+    )
