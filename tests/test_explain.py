@@ -12,7 +12,7 @@ from captum.attr import Deconvolution, GuidedBackprop, GuidedGradCam, LayerAttri
 from torch import nn
 
 from models.architectures import ModelSpec, build_model
-from xai.explain import ForecastDirection, GradCamOptions, explain
+from xai.explain import ENGINES, ForecastDirection, GradCamOptions, explain
 from xai.methods import ALL_METHODS, METHODS
 from xai.prepare import captum_ready
 
@@ -122,10 +122,11 @@ def regressor_case(shipped_regressor_batch):
     return shipped_regressor_batch
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("upsample", ["nearest", "bilinear"])
-def test_classifier_maps_equal_captums_own_classes(classifier_case, upsample):
+def test_classifier_maps_equal_captums_own_classes(classifier_case, upsample, engine):
     model, image = classifier_case
-    result = explain(model, image, gradcam=GradCamOptions(upsample=upsample))
+    result = explain(model, image, gradcam=GradCamOptions(upsample=upsample), engine=engine)
     target = torch.from_numpy(result.target)
     with torch.no_grad():
         assert result.target.tolist() == model(image).argmax(1).tolist()
@@ -146,17 +147,31 @@ def test_classifier_maps_equal_captums_own_classes(classifier_case, upsample):
     assert result.maps["guided_gradcam"].attribution.any()
 
 
-def test_regressor_maps_equal_captums_and_flip_with_the_direction(regressor_case):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_regressor_maps_equal_captums_and_flip_with_the_direction(regressor_case, engine):
     model, image, closes = regressor_case
     for direction in (1, -1):
-        result = explain(model, image, additional_forward_args=closes, direction=direction)
+        result = explain(model, image, additional_forward_args=closes, direction=direction, engine=engine)
         wrapped = ForecastDirection(model, direction)
-        expected = GuidedGradCam(wrapped, model.gradcam_layer).attribute(
-            image, target=0, additional_forward_args=closes, interpolate_mode="bilinear"
-        )
-        torch.testing.assert_close(
-            torch.from_numpy(result.maps["guided_gradcam"].attribution), expected.detach(), rtol=0, atol=1e-5
-        )
+        layer = model.gradcam_layer
+        reference = {
+            "gradcam": LayerAttribution.interpolate(
+                LayerGradCam(wrapped, layer).attribute(
+                    image, target=0, additional_forward_args=closes, relu_attributions=True
+                ),
+                (128, 128),
+                "bilinear",
+            ),
+            "saliency": Saliency(wrapped).attribute(image, target=0, additional_forward_args=closes, abs=False),
+            "deconvolution": Deconvolution(wrapped).attribute(image, target=0, additional_forward_args=closes),
+            "guided_backprop": GuidedBackprop(wrapped).attribute(image, target=0, additional_forward_args=closes),
+            "guided_gradcam": GuidedGradCam(wrapped, layer).attribute(
+                image, target=0, additional_forward_args=closes, interpolate_mode="bilinear"
+            ),
+        }
+        for key, expected in reference.items():
+            got = torch.from_numpy(result.maps[key].attribution)
+            torch.testing.assert_close(got, expected.detach(), rtol=0, atol=1e-5, msg=f"{key} {direction:+d}")
         assert result.target_kind == "direction"
         assert result.target.tolist() == [direction] * 4
     up = explain(model, image, methods=["saliency"], additional_forward_args=closes, direction=1)
@@ -165,6 +180,23 @@ def test_regressor_maps_equal_captums_and_flip_with_the_direction(regressor_case
     assert np.abs(up.maps["saliency"].attribution).max() > 0  # the image branch is alive
     both = [explain(model, image, methods=["gradcam"], additional_forward_args=closes, direction=d) for d in (1, -1)]
     assert any(result.maps["gradcam"].layer_map.any() for result in both)
+
+
+@pytest.mark.parametrize("methods", [[key] for key in ALL_METHODS] + [["guided_gradcam", "saliency"]])
+def test_fused_engine_equals_captums_for_any_subset_of_methods(classifier_case, methods):
+    model, image = classifier_case
+    fused = explain(model, image, methods=methods, target=[0, 1, 1, 0])
+    captum = explain(model, image, methods=methods, target=[0, 1, 1, 0], engine="captum")
+    assert list(fused.maps) == methods
+    for key in methods:
+        np.testing.assert_allclose(fused.maps[key].attribution, captum.maps[key].attribution, rtol=0, atol=1e-5)
+        assert fused.maps[key].seconds > 0
+
+
+def test_unknown_engine_is_refused(classifier_case):
+    model, image = classifier_case
+    with pytest.raises(ValueError, match=r"engine must be one of \('fused', 'captum'\), got 'fast'"):
+        explain(model, image, engine="fast")
 
 
 def test_threads_asking_different_methods_get_what_they_would_alone(classifier_case):
@@ -204,12 +236,13 @@ class FailsInForward(nn.Module):
         raise RuntimeError("boom")
 
 
-def test_hooks_are_released_when_a_method_raises(classifier_case):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_hooks_are_released_when_a_method_raises(classifier_case, engine):
     model, image = classifier_case
     before = explain(model, image, methods=["guided_backprop"]).maps["guided_backprop"].attribution
     failing = FailsInForward(model)
     with pytest.raises(RuntimeError, match="boom"):
-        explain(failing, image, methods=["guided_backprop"], target=1)  # fails after Captum set its hooks
+        explain(failing, image, methods=["guided_backprop"], target=1, engine=engine)  # fails after hooks are set
     assert failing.calls == 1
     for module in model.modules():
         assert not module._forward_hooks

@@ -16,10 +16,13 @@ and is upsampled ``"bilinear"`` (the Grad-CAM paper; Captum's GuidedGradCam
 default is ``"nearest"``). The Grad-CAM layer defaults to the model's
 ``gradcam_layer`` (ResNet ``layer4``, the CNN-LSTM's extract layer).
 
-No wasted passes: Guided Grad-CAM is Guided Backprop times the upsampled,
-ReLU-ed Grad-CAM — exactly what Captum's ``GuidedGradCam`` computes — so when
-those two are computed anyway it is their product (tested equal to Captum's to
-1e-5), and one signed Grad-CAM pass serves both the signed and ReLU-ed maps.
+No wasted passes: by default (``engine="fused"``, :mod:`xai.fused`) the five maps
+come from one forward pass and three backward passes — plain (Saliency and
+Grad-CAM), guided and deconv rules at the ReLUs — and Guided Grad-CAM is Guided
+Backprop times the upsampled, ReLU-ed Grad-CAM, exactly what Captum's
+``GuidedGradCam`` computes. ``engine="captum"`` calls Captum's classes instead
+(each needed pass once); every fused map is tested equal to its Captum class
+to 1e-5. Batches go through in one call.
 
 Safe when shared: guided methods register hooks on the model while they run;
 one lock per model serialises explanations of a shared (``st.cache_resource``)
@@ -43,10 +46,14 @@ from captum.attr import GuidedBackprop, LayerAttribution
 from torch import nn
 
 from models.architectures import LOG10_SCALE
+from xai.fused import fused_passes
 from xai.methods import ALL_METHODS, METHODS
 from xai.prepare import captum_ready
 
 UPSAMPLE_MODES = ("bilinear", "nearest")
+#: ``"fused"``: one forward and three backward passes for all five maps (:mod:`xai.fused`);
+#: ``"captum"``: Captum's classes called one by one (the reference the fused path is tested against).
+ENGINES = ("fused", "captum")
 # Captum announces every guided/deconv call; expected here, and released in its own ``finally``.
 warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations", category=UserWarning)
 _locks: weakref.WeakKeyDictionary[nn.Module, threading.Lock] = weakref.WeakKeyDictionary()
@@ -157,6 +164,7 @@ def explain(
     additional_forward_args: torch.Tensor | None = None,
     direction: int = 1,
     gradcam: GradCamOptions | None = None,
+    engine: str = "fused",
 ) -> ExplanationSet:
     """Compute the requested attribution maps for a batch.
 
@@ -169,6 +177,8 @@ def explain(
         additional_forward_args: regressor only — (N, W) log10 closes.
         direction: regressor only — +1 explains "pushes the forecast up", −1 "down".
         gradcam: Grad-CAM options (layer, ReLU, upsampling).
+        engine: ``"fused"`` (default: one forward, three backward passes; equal to Captum's
+            classes to 1e-5) or ``"captum"`` (Captum's classes one by one).
 
     Raises:
         ValueError: unknown method, bad shapes, or arguments that do not fit the model.
@@ -177,6 +187,8 @@ def explain(
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise ValueError(f"methods must be a non-empty list of {ALL_METHODS}, got {list(methods)!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     if not isinstance(image, torch.Tensor) or image.ndim != 4 or image.shape[1] != 1:
         shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
         raise ValueError(f"image must be a (N, 1, S, S) tensor, got {shape}")
@@ -199,11 +211,12 @@ def explain(
         with _eval_mode(model, device):
             if is_regressor:
                 forward, captum_target = ForecastDirection(model, direction), 0
-                explained = np.full(len(image), direction)
-            else:
-                forward, captum_target = model, _class_targets(model, image, target)
-                explained = captum_target.cpu().numpy()
-            maps = _compute(forward, layer, image, captum_target, extra, methods, options)
+            else:  # None: the predicted class, read from the passes' own forward output
+                forward, captum_target = model, _class_targets(image, target)
+            passes = fused_passes if engine == "fused" else _captum_passes
+            computed, captum_target = passes(forward, layer, image, captum_target, extra, set(methods))
+            explained = np.full(len(image), direction) if is_regressor else captum_target.cpu().numpy()
+            maps = _assemble(computed, tuple(image.shape[2:]), methods, options)
     return ExplanationSet(
         maps=maps,
         target=explained,
@@ -212,10 +225,9 @@ def explain(
     )
 
 
-def _class_targets(model: nn.Module, image: torch.Tensor, target: object) -> torch.Tensor:
+def _class_targets(image: torch.Tensor, target: object) -> torch.Tensor | None:
     if target is None:
-        with torch.no_grad():
-            return model(image).argmax(dim=1)
+        return None
     targets = torch.as_tensor(target, device=image.device).long().reshape(-1)
     if len(targets) == 1:
         targets = targets.expand(len(image))
@@ -224,26 +236,25 @@ def _class_targets(model: nn.Module, image: torch.Tensor, target: object) -> tor
     return targets
 
 
-def _compute(
+def _captum_passes(
     forward: nn.Module,
     layer: nn.Module | None,
     image: torch.Tensor,
-    target: int | torch.Tensor,
+    target: int | torch.Tensor | None,
     extra: torch.Tensor | None,
-    methods: Sequence[str],
-    options: GradCamOptions,
-) -> dict[str, Explanation]:
-    """Each needed pass once; Guided Grad-CAM from the Grad-CAM and Guided Backprop passes."""
-    size = tuple(image.shape[2:])
+    needs: set[str],
+) -> tuple[dict[str, tuple[torch.Tensor, float]], int | torch.Tensor]:
+    """Captum's classes, each needed pass once (as :func:`xai.fused.fused_passes`, the same keys)."""
     computed: dict[str, tuple[torch.Tensor, float]] = {}
+    if target is None:
+        with torch.no_grad():
+            target = forward(image).argmax(dim=1)
 
-    def run(key: str, work) -> torch.Tensor:
+    def run(key: str, work) -> None:
         started = time.perf_counter()
         value = work()
         computed[key] = (value.detach(), time.perf_counter() - started)
-        return value
 
-    needs = set(methods)
     if needs & {"gradcam", "guided_gradcam"}:
         layer_gradcam = METHODS["gradcam"].captum_class(forward, layer)
         run(
@@ -260,7 +271,16 @@ def _compute(
             method = METHODS[key].captum_class(forward)
             kwargs = {"abs": False} if key == "saliency" else {}
             run(key, lambda m=method, k=kwargs: m.attribute(image, target=target, additional_forward_args=extra, **k))
+    return computed, target
 
+
+def _assemble(
+    computed: dict[str, tuple[torch.Tensor, float]],
+    size: tuple[int, ...],
+    methods: Sequence[str],
+    options: GradCamOptions,
+) -> dict[str, Explanation]:
+    """The requested maps from the passes; Guided Grad-CAM from the Grad-CAM and guided passes."""
     results: dict[str, Explanation] = {}
     for key in methods:
         layer_map = None
