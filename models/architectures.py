@@ -227,12 +227,18 @@ class CnnLstmRegressor(nn.Module):
 
     def forward(self, image: torch.Tensor, log10_close: torch.Tensor) -> torch.Tensor:
         """``image`` (N, 1, S, S), ``log10_close`` (N, W) → predicted next log10 close (N,)."""
-        last = log10_close[:, -1:]
-        relative = ((log10_close - last) * LOG10_SCALE).unsqueeze(-1)
+        return log10_close[:, -1] + self.predicted_change(image, log10_close) / LOG10_SCALE
+
+    def predicted_change(self, image: torch.Tensor, log10_close: torch.Tensor) -> torch.Tensor:
+        """The forecast minus the last close, times ``LOG10_SCALE``, (N,).
+
+        What the explanations explain: read here, not as ``forward − last``, which would lose
+        precision to the price level in float32.
+        """
+        relative = ((log10_close - log10_close[:, -1:]) * LOG10_SCALE).unsqueeze(-1)
         sequence_features = self.lstm(relative)[0][:, -1]
         image_features = self.extract(self.trunk(self.stem(image))).flatten(1)
-        change = self.head(torch.cat([image_features, sequence_features], dim=1))
-        return last[:, 0] + change[:, 0] / LOG10_SCALE
+        return self.head(torch.cat([image_features, sequence_features], dim=1))[:, 0]
 
     @property
     def gradcam_layer(self) -> nn.Module:

@@ -7,9 +7,18 @@
 * :func:`sequence_attribution` — the CNN-LSTM's per-hour attribution and the chart-vs-sequence share.
 * :func:`model_randomisation` — the sanity check: do the maps change when the model is destroyed?
 * :mod:`xai.time_projection` — per-bar and per-minute importance, localisation helpers.
+* :func:`trust_scores` (:mod:`xai.faithfulness`) — deletion/insertion curves, Captum's
+  ``infidelity`` and ``sensitivity_max`` for every map.
+* :mod:`xai.localisation` — scores against the demo market's planted patterns.
+* :mod:`xai.aggregate` — over many windows: per-time importance for up vs down with bands, and how
+  far the methods agree.
+* :mod:`xai.render`, :mod:`xai.export` — plotly figures, PNG through kaleido, CSV/NPZ/JSON out.
 """
 
-from xai.explain import Explanation, ExplanationSet, GradCamOptions, explain
+from xai.aggregate import Agreement, Band, equalise_gadf, importance_by_prediction, mean_band, method_agreement
+from xai.explain import ENGINES, Explanation, ExplanationSet, GradCamOptions, explain
+from xai.faithfulness import FaithfulnessCurves, MethodScores, deletion_insertion, trust_scores
+from xai.localisation import Localisation, localisation, planted_intervals
 from xai.methods import ALL_METHODS, METHODS, MethodInfo
 from xai.prepare import captum_ready
 from xai.sanity import SanityResult, model_randomisation
@@ -26,22 +35,36 @@ from xai.time_projection import (
 
 __all__ = [
     "ALL_METHODS",
+    "ENGINES",
     "METHODS",
+    "Agreement",
+    "Band",
     "CandlestickImportance",
     "Explanation",
     "ExplanationSet",
+    "FaithfulnessCurves",
     "GadfImportance",
     "GradCamOptions",
+    "Localisation",
     "MethodInfo",
+    "MethodScores",
     "SanityResult",
     "SequenceAttribution",
     "candlestick_time_importance",
     "captum_ready",
+    "deletion_insertion",
+    "equalise_gadf",
     "explain",
     "gadf_time_importance",
+    "importance_by_prediction",
     "interval_share",
+    "localisation",
+    "mean_band",
+    "method_agreement",
     "model_randomisation",
     "normalise",
+    "planted_intervals",
     "pointing_game",
     "sequence_attribution",
+    "trust_scores",
 ]

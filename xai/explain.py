@@ -129,8 +129,11 @@ class ForecastDirection(nn.Module):
         self.direction = direction
 
     def forward(self, image: torch.Tensor, log10_close: torch.Tensor) -> torch.Tensor:
-        change = self.regressor(image, log10_close) - log10_close[:, -1]
-        return (self.direction * change * LOG10_SCALE).unsqueeze(1)
+        if hasattr(self.regressor, "predicted_change"):  # exact: without the price level's float32 rounding
+            change = self.regressor.predicted_change(image, log10_close)
+        else:
+            change = (self.regressor(image, log10_close) - log10_close[:, -1]) * LOG10_SCALE
+        return (self.direction * change).unsqueeze(1)
 
 
 def model_lock(model: nn.Module) -> threading.Lock:

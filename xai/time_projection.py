@@ -74,6 +74,7 @@ import numpy as np
 
 from data.images.candlestick import MIN_IMAGE_SIZE, bar_columns, candle_geometry, validate_ohlc
 from data.images.gadf import gadf_pixel_spans
+from xai.checks import check_choice, check_int
 
 __all__ = [
     "NORMALISE_MODES",
@@ -190,23 +191,6 @@ def _validate_maps(maps: Any, min_size: int) -> np.ndarray:
     return array
 
 
-def _validate_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {int(value)}")
-    return int(value)
-
-
-def _validate_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {type(value).__name__} {value!r}")
-    if value not in choices:
-        allowed = ", ".join(repr(choice) for choice in choices)
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-    return value
-
-
 def _validate_per_time(per_time: Any) -> np.ndarray:
     """Return ``per_time`` as ``(N, T) float64`` (a 1-D input becomes ``N = 1``)."""
     array = _real_array(per_time, "per_time")
@@ -221,8 +205,8 @@ def _validate_per_time(per_time: Any) -> np.ndarray:
 
 
 def _validate_interval(start: Any, stop: Any, n_timestamps: int) -> tuple[int, int]:
-    start = _validate_int(start, "start", 0)
-    stop = _validate_int(stop, "stop", 0)
+    start = check_int(start, "start", 0)
+    stop = check_int(stop, "stop", 0)
     if stop <= start:
         raise ValueError(f"stop must be > start (a half-open interval [start, stop)), got start {start}, stop {stop}")
     if stop > n_timestamps:
@@ -269,9 +253,9 @@ def candlestick_time_importance(
             does not match the maps, unknown ``reduce``.
     """
     images = _validate_maps(maps, MIN_IMAGE_SIZE)
-    reduce = _validate_choice(reduce, "reduce", REDUCE_MODES)
+    reduce = check_choice(reduce, "reduce", REDUCE_MODES)
     n_maps, size = images.shape[0], images.shape[1]
-    n_bars = _validate_int(n_bars, "n_bars", 1)
+    n_bars = check_int(n_bars, "n_bars", 1)
     if n_bars > size:
         raise ValueError(
             f"n_bars must be <= the map side S so that each bar owns a pixel column, got n_bars {n_bars} for S {size}"
@@ -345,7 +329,7 @@ def gadf_time_importance(maps: Any, n_timestamps: int) -> GadfImportance:
         ValueError: wrong shape, NaN/inf, ``n_timestamps < 2``.
     """
     images = _validate_maps(maps, 2)
-    n_timestamps = _validate_int(n_timestamps, "n_timestamps", 2)
+    n_timestamps = check_int(n_timestamps, "n_timestamps", 2)
     n_maps, size = images.shape[0], images.shape[1]
     spans = gadf_pixel_spans(size, n_timestamps)
     # share[p, t] = 1 / k_p when pixel row/column p stands for t among k_p timestamps
@@ -397,7 +381,7 @@ def normalise(per_time: Any, mode: str = "signed") -> np.ndarray:
         row with nothing to show (all zero, or no values of the asked sign)
         stays all zeros.
     """
-    mode = _validate_choice(mode, "mode", NORMALISE_MODES)
+    mode = check_choice(mode, "mode", NORMALISE_MODES)
     values = _validate_per_time(per_time)
     if mode == "absolute":
         values = np.abs(values)
@@ -445,7 +429,7 @@ def pointing_game(per_time: Any, start: int, stop: int, tolerance: int = 0) -> b
     """
     values = np.abs(_validate_per_time(per_time))
     start, stop = _validate_interval(start, stop, values.shape[1])
-    tolerance = _validate_int(tolerance, "tolerance", 0)
+    tolerance = check_int(tolerance, "tolerance", 0)
     peak = values.max(axis=1, keepdims=True)
     at_peak = values == peak
     positions = np.arange(values.shape[1])

@@ -1,0 +1,604 @@
+"""Figures of attribution maps for the pages (plotly; no Streamlit here).
+
+* :func:`display_maps` -- each map transformed by a display mode and scaled by
+  its own robust peak, ready for one shared colour scale.
+* :data:`COLOR_SCALES`, :func:`color_range` -- the one place for the colour
+  scales of attribution maps and time profiles.
+* :func:`comparison_figure` -- the methods side by side, each map over the
+  model image, one colour bar for all.
+* :func:`time_importance_figure` -- the price window above one bar chart per
+  method, on a shared time axis.
+* :func:`figure_png` -- a figure as PNG bytes through kaleido (a headless Chrome).
+
+Why each map is scaled by its own peak
+--------------------------------------
+The methods measure different things in different units: Grad-CAM weights a
+layer's activations, vanilla gradients are d(output)/d(pixel), Guided Grad-CAM
+is a product of two maps. Their raw values cannot be compared, only their
+*shapes* can. So each map is divided by its own robust peak and then every
+map is drawn with ONE colour scale: the same colour means "the same share of
+this map's peak" in every panel.
+
+The robust peak (Captum's visualisation convention, ``outlier_perc`` of
+``captum.attr.visualization``): sort the map's absolute values ascending and
+take the first value at which their running sum reaches
+``(100 - outlier_percent)`` % of the total absolute mass. A few extreme
+pixels (common in gradient maps) then saturate at +-1 instead of washing the
+rest of the map out to white. Unlike Captum, a map whose peak is tiny (gradients
+of order 1e-6 are common) is still scaled, not blanked; only a map with nothing
+to show (all zeros, or no values of the asked sign) stays all zeros.
+
+Colours: red is positive evidence (pushes the explained output up), blue
+negative, white zero -- the same colour for the same scaled value in the signed
+scale and in the one-sided ``"positive"`` / ``"negative"`` scales; the
+``"absolute"`` mode (mass of either sign) is purple.
+
+Errors: ``TypeError`` for wrong types, ``ValueError`` for wrong values; each
+message names the parameter, the rule and the value received.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from data.errors import RendererUnavailableError
+from data.images.reference import INSTALL_CHROME_HINT
+from data.settings import DOWN_RGB, OHLC, SYNTHETIC_LABEL, UP_RGB
+from xai.checks import check_choice
+from xai.methods import METHODS
+from xai.time_projection import NORMALISE_MODES, normalise
+
+__all__ = [
+    "ABSOLUTE_COLOR",
+    "COLOR_SCALES",
+    "IMAGE_KINDS",
+    "NEGATIVE_COLOR",
+    "POSITIVE_COLOR",
+    "PRICE_CHARTS",
+    "color_range",
+    "comparison_figure",
+    "display_maps",
+    "figure_png",
+    "robust_peak",
+    "time_importance_figure",
+]
+
+# --- colours: the one place --------------------------------------------------
+
+_WHITE = "rgb(255,255,255)"
+#: Blue (negative) half of ColorBrewer's RdBu, from zero outwards.
+_BLUES = (_WHITE, "rgb(209,229,240)", "rgb(146,197,222)", "rgb(67,147,195)", "rgb(33,102,172)", "rgb(5,48,97)")
+#: Red (positive) half of ColorBrewer's RdBu, from zero outwards.
+_REDS = (_WHITE, "rgb(253,219,199)", "rgb(244,165,130)", "rgb(214,96,77)", "rgb(178,24,43)", "rgb(103,0,31)")
+#: ColorBrewer's Purples from white, for mass of either sign.
+_PURPLES = (_WHITE, "rgb(218,218,235)", "rgb(188,189,220)", "rgb(128,125,186)", "rgb(84,39,143)", "rgb(63,0,125)")
+
+
+def _sequential(colors: tuple[str, ...]) -> list[list[Any]]:
+    steps = len(colors) - 1
+    return [[i / steps, color] for i, color in enumerate(colors)]
+
+
+#: Plotly colour scales of scaled attributions, per display mode. ``"signed"`` is RdBu reversed
+#: with a pure white zero (red = positive evidence, blue = negative); the one-sided modes use the
+#: matching half, so a value has the same colour in the signed and the one-sided scale.
+COLOR_SCALES: dict[str, list[list[Any]]] = {
+    "signed": _sequential(_BLUES[::-1] + _REDS[1:]),
+    "absolute": _sequential(_PURPLES),
+    "positive": _sequential(_REDS),
+    "negative": _sequential(_BLUES),
+}
+#: Bar colours of time profiles: the colour of +-0.8 on the signed scale.
+POSITIVE_COLOR = _REDS[4]
+NEGATIVE_COLOR = _BLUES[4]
+#: Bar colour of the ``"absolute"`` mode (0.8 on its scale).
+ABSOLUTE_COLOR = _PURPLES[4]
+#: Colour-bar titles, per display mode.
+_SCALE_TITLES = {
+    "signed": "evidence<br>+ for / − against",
+    "absolute": "|evidence|",
+    "positive": "evidence for",
+    "negative": "evidence against",
+}
+
+#: Model image kinds :func:`comparison_figure` draws underneath the maps.
+IMAGE_KINDS = ("candlestick", "gadf")
+#: Greyscale of the model image: candlestick pixels are drawn by magnitude (0 background is white,
+#: wicks 0.5 mid grey, bodies 1 dark grey); GADF values -1..1 run from dark to white.
+_IMAGE_GREYS = {
+    "candlestick": ([[0.0, _WHITE], [1.0, "rgb(60,60,60)"]], (0.0, 1.0)),
+    "gadf": ([[0.0, "rgb(30,30,30)"], [1.0, _WHITE]], (-1.0, 1.0)),
+}
+#: Price charts :func:`time_importance_figure` draws.
+PRICE_CHARTS = ("candlestick", "line")
+#: Most tick labels a time axis shows.
+_MAX_TICK_LABELS = 8
+
+
+def color_range(mode: str) -> tuple[float, float]:
+    """``(zmin, zmax)`` of scaled attributions in display ``mode``: ``(-1, 1)`` signed, else ``(0, 1)``."""
+    mode = check_choice(mode, "mode", NORMALISE_MODES)
+    return (-1.0, 1.0) if mode == "signed" else (0.0, 1.0)
+
+
+# --- validation --------------------------------------------------------------
+
+
+def _number(value: Any, name: str, low: float, high: float, *, high_open: bool = False) -> float:
+    """A real number in ``[low, high]`` (``[low, high)`` when ``high_open``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    number = float(value)
+    inside = low <= number < high if high_open else low <= number <= high
+    if not inside:
+        bracket = ")" if high_open else "]"
+        raise ValueError(f"{name} must be in [{low:g}, {high:g}{bracket}, got {value!r}")
+    return number
+
+
+def _square(value: Any, name: str) -> np.ndarray:
+    """``value`` as a finite ``(S, S) float64`` array (``(1, S, S)`` accepted)."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {array.dtype}")
+    if array.ndim == 3 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 2 or array.shape[0] != array.shape[1] or array.shape[0] < 1:
+        raise ValueError(f"{name} must have shape (S, S) or (1, S, S), got shape {np.shape(value)}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite, got NaN or inf")
+    return array.astype(np.float64, copy=False)
+
+
+def _mapping(value: Any, name: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a mapping of method key to array, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name} must hold at least 1 method, got an empty mapping")
+    return value
+
+
+def _label(key: str) -> str:
+    """The method's display name from Captum, or the key for a method outside the registry."""
+    info = METHODS.get(key)
+    return info.label if info is not None else str(key)
+
+
+# --- display maps ------------------------------------------------------------
+
+
+def robust_peak(magnitudes: np.ndarray, outlier_percent: float) -> float:
+    """The value below which ``100 - outlier_percent`` % of the absolute mass lies.
+
+    Args:
+        magnitudes: non-negative float array of any shape.
+        outlier_percent: in ``[0, 100)``.
+
+    Returns:
+        The smallest sorted value at which the running sum of the ascending
+        values reaches ``(100 - outlier_percent)`` % of their total (Captum's
+        ``_cumulative_sum_threshold``); 0 when the total is 0. With ``0`` the
+        peak is the maximum.
+
+    Raises:
+        ValueError: a negative magnitude, ``outlier_percent`` outside ``[0, 100)``.
+    """
+    outlier_percent = _number(outlier_percent, "outlier_percent", 0.0, 100.0, high_open=True)
+    ordered = np.sort(np.asarray(magnitudes, dtype=np.float64), axis=None)
+    if ordered.size and ordered[0] < 0:
+        raise ValueError(f"magnitudes must be >= 0 (absolute values), got a minimum of {float(ordered[0])!r}")
+    running = np.cumsum(ordered)
+    if ordered.size == 0 or running[-1] <= 0:
+        return 0.0
+    index = int(np.argmax(running >= running[-1] * 0.01 * (100.0 - outlier_percent)))
+    return float(ordered[index])
+
+
+def _transform(values: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "absolute":
+        return np.abs(values)
+    if mode == "positive":
+        return np.maximum(values, 0.0)
+    if mode == "negative":
+        return np.maximum(-values, 0.0)
+    return values
+
+
+def display_maps(maps: Mapping[str, Any], mode: str = "signed", outlier_percent: float = 2.0) -> dict[str, np.ndarray]:
+    """Transform and scale each map for display on one shared colour scale.
+
+    Args:
+        maps: method key -> ``(S, S)`` or ``(1, S, S)`` finite real array (raw
+            attribution of one input; sizes may differ between maps).
+        mode: one of :data:`~xai.time_projection.NORMALISE_MODES`: ``"signed"``
+            (as is), ``"absolute"`` (``|x|``), ``"positive"`` (``max(x, 0)``),
+            ``"negative"`` (``max(-x, 0)``, the magnitude of negative evidence).
+        outlier_percent: in ``[0, 100)``: the share of absolute mass allowed
+            above the peak (saturated at +-1); 0 scales by the maximum.
+
+    Returns:
+        method key -> ``(S, S) float32``: the transformed map divided by its own
+        robust peak (see the module docstring), clipped to ``[-1, 1]``
+        (signed) or ``[0, 1]``; all zeros when the map has nothing to show.
+    """
+    mode = check_choice(mode, "mode", NORMALISE_MODES)
+    outlier_percent = _number(outlier_percent, "outlier_percent", 0.0, 100.0, high_open=True)
+    if not isinstance(maps, Mapping):
+        raise TypeError(f"maps must be a mapping of method key to array, got {type(maps).__name__}")
+    low, high = color_range(mode)
+    shown: dict[str, np.ndarray] = {}
+    for key, raw in maps.items():
+        values = _transform(_square(raw, f"maps[{key!r}]"), mode)
+        peak = robust_peak(np.abs(values), outlier_percent)
+        scaled = np.zeros_like(values) if peak <= 0 else np.clip(values / peak, low, high)
+        shown[key] = scaled.astype(np.float32)
+    return shown
+
+
+# --- comparison figure -------------------------------------------------------
+
+
+def _axis_name(axis: str, index: int) -> str:
+    """Plotly's short axis name of subplot ``index`` (1-based): ``"x"``, ``"x2"``, ..."""
+    return axis if index == 1 else f"{axis}{index}"
+
+
+def _with_synthetic(figure: go.Figure, synthetic: bool) -> go.Figure:
+    if synthetic:
+        figure.add_annotation(
+            text=SYNTHETIC_LABEL,
+            xref="paper",
+            yref="paper",
+            x=0.0,
+            y=1.0,
+            xanchor="left",
+            yanchor="bottom",
+            yshift=28,
+            showarrow=False,
+            font={"size": 13, "color": "rgb(150,60,0)"},
+            bgcolor="rgb(255,243,205)",
+        )
+    return figure
+
+
+def comparison_figure(
+    image: Any,
+    maps: Mapping[str, Any],
+    *,
+    mode: str = "signed",
+    opacity: float = 0.6,
+    outlier_percent: float = 2.0,
+    image_kind: str = "candlestick",
+    title: str | None = None,
+    synthetic: bool = False,
+) -> go.Figure:
+    """The methods side by side: each map over the model image, one colour bar for all.
+
+    Args:
+        image: ``(S, S)`` (or ``(1, S, S)``) finite model image: a candlestick
+            raster (``{-1, -0.5, 0, 0.5, 1}``, drawn by magnitude) or a GADF
+            (``[-1, 1]``), drawn in grey underneath.
+        maps: method key -> ``(S, S)`` (or ``(1, S, S)``) raw attribution of
+            that image, in the order to show them.
+        mode: display mode, see :func:`display_maps`.
+        opacity: of the maps over the image, in ``[0, 1]``.
+        outlier_percent: see :func:`display_maps`.
+        image_kind: ``"candlestick"`` or ``"gadf"``.
+        title: shown above the figure.
+        synthetic: add a visible :data:`~data.settings.SYNTHETIC_LABEL` annotation.
+
+    Returns:
+        One row of subplots titled with each method's Captum name (the key for
+        a method outside :data:`~xai.methods.METHODS`); per subplot a grey
+        heat map of the image (no colour bar, no hover) and the display map
+        (:func:`display_maps`) on top with ``opacity``. Only the first map's
+        trace shows the (shared) colour bar. Image row 0 is at the top; equal
+        aspect; no tick labels.
+
+    Raises:
+        TypeError: wrong types. ValueError: bad ``mode``, ``opacity``,
+        ``outlier_percent``, ``image_kind``, shapes that differ from the image's,
+        NaN/inf, no maps.
+    """
+    picture = _square(image, "image")
+    maps = _mapping(maps, "maps")
+    mode = check_choice(mode, "mode", NORMALISE_MODES)
+    opacity = _number(opacity, "opacity", 0.0, 1.0)
+    image_kind = check_choice(image_kind, "image_kind", IMAGE_KINDS)
+    for key, value in maps.items():
+        if _square(value, f"maps[{key!r}]").shape != picture.shape:
+            raise ValueError(f"maps[{key!r}] must have the image's shape {picture.shape}, got shape {np.shape(value)}")
+    shown = display_maps(maps, mode, outlier_percent)
+
+    keys = list(shown)
+    figure = make_subplots(rows=1, cols=len(keys), subplot_titles=[_label(k) for k in keys], horizontal_spacing=0.02)
+    greys, (grey_min, grey_max) = _IMAGE_GREYS[image_kind]
+    grey = np.abs(picture) if image_kind == "candlestick" else picture
+    zmin, zmax = color_range(mode)
+    for column, key in enumerate(keys, start=1):
+        figure.add_trace(
+            go.Heatmap(
+                z=grey,
+                zmin=grey_min,
+                zmax=grey_max,
+                colorscale=greys,
+                showscale=False,
+                hoverinfo="skip",
+                name="model image",
+            ),
+            row=1,
+            col=column,
+        )
+        figure.add_trace(
+            go.Heatmap(
+                z=shown[key],
+                zmin=zmin,
+                zmax=zmax,
+                colorscale=COLOR_SCALES[mode],
+                opacity=opacity,
+                showscale=column == 1,
+                colorbar={"title": {"text": _SCALE_TITLES[mode]}, "len": 0.9},
+                name=_label(key),
+                hovertemplate="row %{y}, column %{x}<br>%{z:.2f} of peak<extra>%{fullData.name}</extra>",
+            ),
+            row=1,
+            col=column,
+        )
+        x_name = _axis_name("x", column)
+        figure.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain", row=1, col=column)
+        figure.update_yaxes(
+            autorange="reversed",
+            scaleanchor=x_name,
+            scaleratio=1,
+            showticklabels=False,
+            showgrid=False,
+            zeroline=False,
+            constrain="domain",
+            row=1,
+            col=column,
+        )
+    figure.update_layout(
+        title={"text": title or ""},
+        height=330 + (40 if synthetic else 0),
+        margin={"l": 10, "r": 10, "t": 90 if (title or synthetic) else 50, "b": 10},
+        plot_bgcolor=_WHITE,
+    )
+    return _with_synthetic(figure, synthetic)
+
+
+# --- time importance figure --------------------------------------------------
+
+
+def _price_frame(price: Any, chart: str) -> pd.DataFrame:
+    if not isinstance(price, pd.DataFrame):
+        raise TypeError(f"price must be a pandas DataFrame, got {type(price).__name__}")
+    needed = list(OHLC) if chart == "candlestick" else ["close"]
+    missing = [column for column in needed if column not in price.columns]
+    if missing:
+        raise ValueError(f"price must have columns {needed} for chart={chart!r}, missing {missing}")
+    if len(price) == 0:
+        raise ValueError("price must hold at least 1 row, got 0 rows")
+    if price.index.has_duplicates:
+        raise ValueError("price must have a unique index (one row per time), got duplicated times")
+    return price
+
+
+def _profiles(per_time: Mapping[str, Any], n_times: int) -> dict[str, np.ndarray]:
+    """Each profile as a finite ``(T,) float64`` array of the price's length."""
+    profiles: dict[str, np.ndarray] = {}
+    for key, value in _mapping(per_time, "per_time").items():
+        array = np.asarray(value)
+        if array.dtype.kind not in "iuf":
+            raise TypeError(f"per_time[{key!r}] must be an array of real numbers, got dtype {array.dtype}")
+        if array.ndim != 1 or len(array) != n_times:
+            raise ValueError(
+                f"per_time[{key!r}] must have shape (T,) with T = len(price) = {n_times}, got shape {array.shape}"
+            )
+        if not np.isfinite(array).all():
+            raise ValueError(f"per_time[{key!r}] must be finite, got NaN or inf")
+        profiles[key] = array.astype(np.float64, copy=False)
+    return profiles
+
+
+def _time_labels(index: pd.Index) -> list[str]:
+    if isinstance(index, pd.DatetimeIndex):
+        daily = bool((index.normalize() == index).all())
+        return list(index.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M"))
+    return [str(value) for value in index]
+
+
+def _bar_colors(values: np.ndarray, mode: str) -> list[str]:
+    if mode == "absolute":
+        return [ABSOLUTE_COLOR] * len(values)
+    if mode == "negative":  # magnitudes of negative evidence
+        return [NEGATIVE_COLOR] * len(values)
+    return [NEGATIVE_COLOR if value < 0 else POSITIVE_COLOR for value in values]
+
+
+def _price_trace(price: pd.DataFrame, chart: str, labels: list[str]) -> go.BaseTraceType:
+    x = price.index
+    if chart == "line":
+        return go.Scatter(
+            x=x,
+            y=price["close"],
+            mode="lines",
+            name="close",
+            customdata=labels,
+            line={"color": "rgb(60,60,60)"},
+            hovertemplate="%{customdata}<br>close %{y}<extra></extra>",
+        )
+    return go.Candlestick(
+        x=x,
+        open=price["open"],
+        high=price["high"],
+        low=price["low"],
+        close=price["close"],
+        name="price",
+        hovertext=labels,
+        increasing={"line": {"color": "rgb({}, {}, {})".format(*UP_RGB)}},
+        decreasing={"line": {"color": "rgb({}, {}, {})".format(*DOWN_RGB)}},
+    )
+
+
+def time_importance_figure(
+    price: pd.DataFrame,
+    per_time: Mapping[str, Any],
+    *,
+    mode: str = "signed",
+    chart: str = "candlestick",
+    title: str | None = None,
+    synthetic: bool = False,
+) -> go.Figure:
+    """The price window above one bar chart of time importance per method, on one time axis.
+
+    The x axis is categorical: bars and candles sit side by side in index
+    order, so nights, weekends and missing minutes leave no gaps, and each
+    importance bar sits exactly under its price bar or minute.
+
+    Args:
+        price: ``T >= 1`` rows with a unique index (the time axis) and columns
+            ``open, high, low, close`` (``chart="candlestick"``) or ``close``
+            (``chart="line"``).
+        per_time: method key -> ``(T,)`` finite importance per bar or minute
+            (e.g. ``CandlestickImportance.per_bar[i]``), in the order to show.
+        mode: display mode; each profile is scaled by
+            :func:`~xai.time_projection.normalise` (its largest magnitude 1).
+        chart: ``"candlestick"`` or ``"line"`` (the close).
+        title: shown above the figure.
+        synthetic: add a visible :data:`~data.settings.SYNTHETIC_LABEL` annotation.
+
+    Returns:
+        ``1 + len(per_time)`` rows sharing the x axis: the price, then one
+        ``go.Bar`` per method (x = ``price.index``, y in :func:`color_range`)
+        titled with its Captum name; bars red for positive evidence, blue for
+        negative (purple for ``"absolute"``); no range slider.
+
+    Raises:
+        TypeError: wrong types. ValueError: bad ``mode``/``chart``, missing
+        columns, duplicated times, a profile whose length is not ``len(price)``.
+    """
+    mode = check_choice(mode, "mode", NORMALISE_MODES)
+    chart = check_choice(chart, "chart", PRICE_CHARTS)
+    price = _price_frame(price, chart)
+    profiles = _profiles(per_time, len(price))
+    labels = _time_labels(price.index)
+
+    n_methods = len(profiles)
+    figure = make_subplots(
+        rows=1 + n_methods,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=min(0.06, 0.3 / n_methods),
+        row_heights=[0.4] + [0.6 / n_methods] * n_methods,
+        subplot_titles=["price", *(_label(key) for key in profiles)],
+    )
+    figure.add_trace(_price_trace(price, chart, labels), row=1, col=1)
+    low, high = color_range(mode)
+    for row, (key, profile) in enumerate(profiles.items(), start=2):
+        scaled = normalise(profile, mode)
+        figure.add_trace(
+            go.Bar(
+                x=price.index,
+                y=scaled,
+                marker={"color": _bar_colors(scaled, mode), "line": {"width": 0}},
+                name=_label(key),
+                customdata=labels,
+                hovertemplate="%{customdata}<br>%{y:.2f} of peak<extra>%{fullData.name}</extra>",
+            ),
+            row=row,
+            col=1,
+        )
+        figure.update_yaxes(range=[low * 1.05, high * 1.05], zeroline=True, row=row, col=1)
+    ticks = np.unique(np.linspace(0, len(price) - 1, min(len(price), _MAX_TICK_LABELS)).round().astype(int))
+    figure.update_xaxes(
+        type="category",
+        rangeslider_visible=False,
+        tickmode="array",
+        tickvals=[price.index[i] for i in ticks],
+        ticktext=[labels[i] for i in ticks],
+    )
+    figure.update_layout(
+        title={"text": title or ""},
+        showlegend=False,
+        bargap=0.15,
+        height=260 + 130 * n_methods,
+        margin={"l": 10, "r": 10, "t": 90 if (title or synthetic) else 50, "b": 10},
+        hovermode="x",
+    )
+    return _with_synthetic(figure, synthetic)
+
+
+# --- PNG ---------------------------------------------------------------------
+
+
+def _caused_by(error: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
+    """The first exception of ``kinds`` in ``error``'s cause/context chain (plotly re-raises without ``from``)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kinds):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1 pixel, got {int(value)}")
+    return int(value)
+
+
+def figure_png(fig: go.Figure, *, width: int, height: int, scale: float = 1.0) -> bytes:
+    """Render ``fig`` to PNG with kaleido (a headless Chrome; about 2-3 s, mostly the browser start).
+
+    Args:
+        fig: a plotly figure.
+        width, height: layout size in pixels, ints >= 1.
+        scale: > 0; the PNG is ``round(width * scale) x round(height * scale)`` pixels.
+
+    Returns:
+        PNG bytes (they start with ``b"\\x89PNG"``).
+
+    Raises:
+        TypeError: ``fig`` not a figure, bad size types.
+        ValueError: a size < 1 or ``scale <= 0``.
+        RendererUnavailableError: kaleido >= 1 is missing, or no Chrome/Chromium
+            can be found or started; the message says how to fix it.
+    """
+    if not isinstance(fig, go.Figure):
+        raise TypeError(f"fig must be a plotly.graph_objects.Figure, got {type(fig).__name__}")
+    width = _positive_int(width, "width")
+    height = _positive_int(height, "height")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)):
+        raise TypeError(f"scale must be a real number, got {type(scale).__name__} {scale!r}")
+    if not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
+    try:
+        from kaleido.errors import BrowserFailedError, ChromeNotFoundError  # kaleido >= 1 only
+    except ImportError as error:
+        raise RendererUnavailableError(
+            f"PNG export needs kaleido >= 1 ({error}); pip install 'kaleido>=1', and {INSTALL_CHROME_HINT}"
+        ) from error
+    try:
+        return fig.to_image(format="png", width=width, height=height, scale=scale)
+    except Exception as error:  # plotly wraps ChromeNotFoundError in a RuntimeError: look down the chain
+        cause = _caused_by(error, (ChromeNotFoundError, BrowserFailedError))
+        if isinstance(cause, ChromeNotFoundError):
+            raise RendererUnavailableError(
+                f"PNG export needs Chrome or Chromium and kaleido found none ({cause}); {INSTALL_CHROME_HINT}"
+            ) from error
+        if isinstance(cause, BrowserFailedError):
+            raise RendererUnavailableError(
+                f"PNG export could not start Chrome ({cause}); check that the browser runs, or {INSTALL_CHROME_HINT}"
+            ) from error
+        raise
