@@ -11,7 +11,8 @@ as ``None``, so it goes straight into a model card (``card.json``).
 * Ticker regressor (next-hour log10 close): :func:`regressor_report` — RMSE in
   log10 and price units, MAPE, direction accuracy and alert precision/recall per
   threshold, against persistence (next close = last close), with moving-block
-  bootstrap intervals (:func:`block_bootstrap_indices`).
+  bootstrap intervals (:func:`block_bootstrap_indices`). The alert rule itself
+  is :func:`count_alerts`.
 * The CNN-LSTM paper's post-hoc offset correction: :class:`OffsetCorrection`,
   fitted by :func:`fit_offset_correction`.
 
@@ -299,13 +300,52 @@ def _percent_change(log10_close: np.ndarray, last_log10: np.ndarray) -> np.ndarr
     return 100.0 * (np.power(10.0, log10_close - last_log10) - 1.0)
 
 
+def count_alerts(predicted_pct: Any, actual_pct: Any, thresholds: Any) -> dict[str, np.ndarray]:
+    """The alert rule, counted at every threshold at once (sort once, then binary search).
+
+    At threshold ``t`` (percent, > 0) an **alert** fires when ``|predicted| >= t``; an
+    **event** is a window whose actual move has ``|actual| >= t``; an alert is **correct**
+    when it fires on an event of the same sign, and **wrong-sign** when it fires on an
+    event of the opposite sign. The rest of the alerts (``alerts − correct − wrong_sign``)
+    are false alarms: the actual move stayed below ``t``.
+
+    Args:
+        predicted_pct: ``(N,)`` finite forecast moves in percent.
+        actual_pct: ``(N,)`` finite actual moves in percent.
+        thresholds: ``(T,)`` finite thresholds in percent, each > 0, in any order.
+
+    Returns:
+        ``{"alerts", "events", "correct", "wrong_sign"}``, each ``(T,)`` int64 aligned with
+        ``thresholds``. Costs ``O((N + T) log N)``.
+    """
+    predicted = _as_1d("predicted_pct", predicted_pct)
+    actual = _as_1d("actual_pct", actual_pct)
+    _same_length("predicted_pct", predicted, "actual_pct", actual)
+    levels = _as_1d("thresholds", np.atleast_1d(np.asarray(thresholds)))
+    bad = np.flatnonzero(levels <= 0)
+    if bad.size:
+        raise ValueError(f"thresholds must be > 0 (percent), got {levels[bad[0]]:g} at index {bad[0]}")
+    # Both |predicted| >= t and |actual| >= t exactly when their minimum is >= t.
+    both = np.minimum(np.abs(predicted), np.abs(actual))
+    same_sign = np.sign(predicted) == np.sign(actual)
+
+    def at_or_above(values: np.ndarray) -> np.ndarray:
+        ordered = np.sort(values)
+        return (ordered.size - np.searchsorted(ordered, levels, side="left")).astype(np.int64)
+
+    return {
+        "alerts": at_or_above(np.abs(predicted)),
+        "events": at_or_above(np.abs(actual)),
+        "correct": at_or_above(both[same_sign]),
+        "wrong_sign": at_or_above(both[~same_sign]),
+    }
+
+
 def _alerts(predicted_pct: np.ndarray, actual_pct: np.ndarray, thresholds: tuple[float, ...]) -> dict[str, Any]:
+    counts = count_alerts(predicted_pct, actual_pct, np.asarray(thresholds, dtype=np.float64))
     table: dict[str, Any] = {}
-    for t in thresholds:
-        alert = np.abs(predicted_pct) >= t
-        event = np.abs(actual_pct) >= t
-        correct = alert & event & (np.sign(predicted_pct) == np.sign(actual_pct))
-        n_alerts, n_events, n_correct = int(alert.sum()), int(event.sum()), int(correct.sum())
+    for i, t in enumerate(thresholds):
+        n_alerts, n_events, n_correct = (int(counts[key][i]) for key in ("alerts", "events", "correct"))
         table[str(t)] = {
             "threshold_pct": t,
             "alerts": n_alerts,

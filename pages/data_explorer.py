@@ -5,33 +5,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from data import DataError, load_bar_file, load_source, make_nifty_days
+from data import DataError
 from data.demo import DEMO_INDEX, DEMO_SYMBOLS
 from data.images import candlestick_figure
 from data.images.display import gadf_figure
 from data.settings import SYNTHETIC_LABEL, TICKER_WINDOW_BARS
-from data.sources import to_interval
 from data.views import count_ticker_windows, nifty_day_view, ticker_window_view
+from pages.shared import first_hours, load_named, load_upload
 
 TICKER_TASK = f"Ticker window ({TICKER_WINDOW_BARS} hourly bars)"
 NIFTY_TASK = "NIFTY day (first hour of minute bars)"
 TASK_INTERVAL = {TICKER_TASK: "60m", NIFTY_TASK: "1m"}
-
-
-@st.cache_data(show_spinner="Loading bars…", max_entries=16)
-def load_named(source: str, interval: str):
-    return load_source(source, interval)
-
-
-@st.cache_data(show_spinner="Reading the file…", max_entries=4)
-def load_upload(payload: bytes, name: str, interval: str):
-    return to_interval(load_bar_file(payload, name=name), interval)
-
-
-@st.cache_data(show_spinner="Cutting trading days…", max_entries=8)
-def first_hours(source: str, payload: bytes | None = None, name: str = ""):
-    loaded = load_upload(payload, name, "1m") if payload is not None else load_named(source, "1m")
-    return make_nifty_days(loaded.bars)
 
 
 st.title("Data")

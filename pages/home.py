@@ -28,8 +28,15 @@ of {TICKER_WINDOW_BARS} hourly bars, or the **GADF** (Gramian Angular Difference
 trading day's first {FIRST_HOUR_MINUTES} minutes — runs a model on them, and explains its answer
 with five attribution methods mapped back onto the bars and minutes they point at.
 
-The **Data** page shows every source, the windows the two tasks cut from it, and the images a
-model sees. Explanations arrive in the next releases.
+**How to read it.** Pick a window on the **Ticker** page (the CNN-LSTM forecasts the next
+hour's close and raises an alert when the move passes your threshold) or a day on the **NIFTY
+day** page (the ResNet says whether the day will close above its open). Below the prediction,
+Grad-CAM, vanilla gradients, DeconvNet, Guided Backprop and Guided Grad-CAM are drawn side by
+side on one colour scale — red pushed the answer, blue held it back — and projected onto the bars
+or minutes under the price chart. Each map comes with how far to trust it: the sanity check
+(does the map change when the model's weights are destroyed?), and on request deletion and
+insertion curves, infidelity and sensitivity. **What if** replays the history at another alert or
+decision threshold; **Data** shows every source and the images a model sees.
 """
 )
 st.info(f"Offline demo market loaded: tickers {', '.join(DEMO_TICKERS)} and the index {DEMO_INDEX}. {SYNTHETIC_LABEL}.")
@@ -47,4 +54,8 @@ for task, title in TASK_TITLES.items():
         st.warning(f"{text}  \nThis card has no test metrics yet (status: {card.get('status', 'unknown')}).")
     else:
         (st.success if card["metrics"].get("beats_baseline") else st.warning)(f"{text}  \n{verdict}")
-st.page_link("pages/data_explorer.py", label="Open the Data page", icon="🗂️")
+st.subheader("Pages")
+st.page_link("pages/ticker.py", label="Ticker: a 50-hour window, the forecast, the alert and why", icon="📈")
+st.page_link("pages/nifty_day.py", label="NIFTY day: the first hour, up or down, and why", icon="🗓️")
+st.page_link("pages/what_if.py", label="What if: alerts and decisions at another threshold", icon="🎚️")
+st.page_link("pages/data_explorer.py", label="Data: sources, windows and the images a model sees", icon="🗂️")

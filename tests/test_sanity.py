@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from xai.sanity import model_randomisation, randomisation_layers, spearman
+from xai.sanity import SanityResult, model_randomisation, randomisation_layers, spearman
 
 
 class LinearScorer(nn.Module):
@@ -78,3 +78,15 @@ def test_the_shipped_classifier_reproduces_adebayos_finding(shipped_classifier_b
 def test_layer_groups_of_the_regressor_run_from_output_to_input(shipped_regressor_batch):
     model, _, _ = shipped_regressor_batch
     assert [name for name, _ in randomisation_layers(model)] == ["head", "lstm", "extract", "trunk", "stem"]
+
+
+def test_the_sanity_table_has_a_row_per_method_and_the_cascade_mean():
+    result = SanityResult(
+        layers=("fc", "layer4"),
+        correlation={"saliency": np.array([0.5, 0.1]), "gradcam": np.array([np.nan, -0.4])},
+        barely_changes={"saliency": False, "gradcam": False},
+    )
+    table = result.as_frame()
+    assert list(table.index) == ["Saliency", "Layer Grad Cam"]
+    assert list(table.columns) == ["+ fc", "+ layer4", "mean"]
+    np.testing.assert_allclose(table["mean"], [0.3, -0.4])

@@ -19,11 +19,12 @@ import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
 from xai.explain import explain
-from xai.methods import ALL_METHODS
+from xai.methods import ALL_METHODS, METHODS
 
 #: A method whose map keeps, on average over the cascade, at least this rank correlation with
 #: the original "barely changes": the UI warns that it is not explaining the model. (Measured on
@@ -49,6 +50,13 @@ class SanityResult:
     layers: tuple[str, ...]
     correlation: dict[str, np.ndarray]
     barely_changes: dict[str, bool]
+
+    def as_frame(self) -> pd.DataFrame:
+        """One row per method (display label), one column per cascade step (``"+ fc"``, …) and ``"mean"``."""
+        rows = {METHODS[key].label: values for key, values in self.correlation.items()}
+        table = pd.DataFrame(rows, index=[f"+ {name}" for name in self.layers]).T
+        table["mean"] = [float(np.nanmean(values)) for values in self.correlation.values()]
+        return table
 
 
 def randomisation_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:

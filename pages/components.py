@@ -1,0 +1,222 @@
+"""The comparison panel both the Ticker and the NIFTY-day pages show (widgets and layout only).
+
+Not a page. Five maps side by side on one colour scale, the per-time importance under the price
+chart, trust scores with the sanity-check warning, teaching texts, and downloads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+
+from data.errors import RendererUnavailableError
+from models.checkpoints import LoadedCheckpoint
+from models.datasets import load_samples
+from xai import ALL_METHODS, METHODS, model_randomisation, trust_scores
+from xai.export import attributions_csv, attributions_npz, export_parameters, params_json, per_time_csv
+from xai.faithfulness import candlestick_units, gadf_units
+from xai.render import comparison_figure, figure_png, time_importance_figure
+from xai.report import WindowExplanation
+from xai.sanity import UNCHANGED_CORRELATION
+from xai.time_projection import NORMALISE_MODES
+
+LABEL_TO_KEY = {METHODS[key].label: key for key in ALL_METHODS}
+MODE_HELP = (
+    "signed: red pushed the answer, blue held it back · absolute: how much, either way · "
+    "positive / negative: one side only"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class PanelSettings:
+    """What the user chose for the comparison."""
+
+    methods: tuple[str, ...]
+    mode: str
+    opacity: float
+    teaching: bool
+
+
+def method_keys_from_query() -> list[str]:
+    """Methods named in the URL (``?method=saliency,gradcam``), valid ones only; all by default."""
+    asked = [name for name in st.query_params.get("method", "").split(",") if name]
+    valid = [name for name in asked if name in METHODS]
+    if asked and len(valid) < len(asked):
+        st.warning(f"Unknown method(s) in the link ignored: {sorted(set(asked) - set(valid))}; known: {ALL_METHODS}.")
+    return valid or list(ALL_METHODS)
+
+
+def panel_settings() -> PanelSettings:
+    """The comparison's controls (in the sidebar)."""
+    st.sidebar.subheader("Explanations")
+    chosen = st.sidebar.multiselect(
+        "Methods",
+        list(LABEL_TO_KEY),
+        default=[METHODS[key].label for key in method_keys_from_query()],
+        key="methods",
+    )
+    methods = tuple(LABEL_TO_KEY[label] for label in chosen)
+    if methods and set(methods) != set(ALL_METHODS):
+        st.query_params["method"] = ",".join(methods)
+    elif "method" in st.query_params:
+        del st.query_params["method"]
+    mode = st.sidebar.selectbox("Colour scale", NORMALISE_MODES, index=0, help=MODE_HELP, key="mode")
+    opacity = st.sidebar.slider("Heat-map opacity", 0.0, 1.0, 0.6, 0.05, key="opacity")
+    teaching = st.sidebar.toggle("Teaching mode: how to read each map", value=False, key="teaching")
+    st.sidebar.caption(
+        "Grad-CAM: ReLU applied (positive evidence only, as in the Grad-CAM paper), upsampled bilinearly; "
+        "Guided Grad-CAM uses the same map."
+    )
+    return PanelSettings(methods=methods, mode=mode, opacity=opacity, teaching=teaching)
+
+
+@st.cache_resource(show_spinner="Running the sanity check on this model (once)…", max_entries=4)
+def sanity_table(folder: str, _loaded: LoadedCheckpoint) -> pd.DataFrame:
+    """Model-randomisation figures for the model in ``folder``, on 4 of its test windows."""
+    samples = load_samples(_loaded.spec, _loaded.card["data"]["source"])
+    inputs, _ = samples.batch(samples.indices("test")[:4])
+    extra = inputs[1] if len(inputs) > 1 else None
+    return model_randomisation(_loaded.model, inputs[0], additional_forward_args=extra).as_frame()
+
+
+@st.cache_data(show_spinner="Scoring the maps…", max_entries=64)
+def window_scores(folder: str, _loaded: LoadedCheckpoint, _result: WindowExplanation, cache_key: str) -> pd.DataFrame:
+    """Deletion / insertion (per time step), infidelity and sensitivity of one window's maps."""
+    image = _result.image[None, None]
+    n_steps = _loaded.spec.sequence_length
+    size = image.shape[-1]
+    units = gadf_units(n_steps, size) if _result.image_kind == "gadf" else candlestick_units(n_steps, size)
+    profiles = {key: np.abs(values)[None] for key, values in _result.per_time.items()}
+    extra = None if _result.closes is None else torch.from_numpy(_result.closes)
+    scores = trust_scores(
+        _loaded.model,
+        torch.from_numpy(image),
+        _result.explanations,
+        additional_forward_args=extra,
+        units=units,
+        unit_importance=profiles,
+        n_random=4,
+        sensitivity_samples=4,
+    )
+    return pd.DataFrame(
+        {
+            METHODS[key].label: {
+                "deletion area (time steps) ↓": float(s.deletion_auc[0]),
+                "random order deletion": float(s.random_deletion_auc[0]),
+                "insertion area ↑": float(s.insertion_auc[0]),
+                "random order insertion": float(s.random_insertion_auc[0]),
+                "infidelity share ↓": float(s.infidelity_share[0]),
+                "sensitivity ↓": float(s.sensitivity[0]) if s.sensitivity is not None else float("nan"),
+            }
+            for key, s in scores.items()
+        }
+    ).T
+
+
+def show_comparison(
+    loaded: LoadedCheckpoint,
+    folder: str,
+    bars: pd.DataFrame,
+    result: WindowExplanation,
+    settings: PanelSettings,
+    *,
+    synthetic: bool,
+    chart: str,
+    window_id: str,
+) -> None:
+    """Draw the comparison of ``result`` (the window ``bars``) with ``settings``."""
+    methods = [key for key in settings.methods if key in result.explanations.maps]
+    if not methods:
+        st.info("Pick at least one method in the sidebar.")
+        return
+    maps = {key: result.explanations.maps[key].attribution[0, 0] for key in methods}
+    with st.container(key="comparison"):
+        st.subheader("Five explanations, one colour scale")
+        figure = comparison_figure(
+            result.image,
+            maps,
+            mode=settings.mode,
+            opacity=settings.opacity,
+            image_kind=result.image_kind,
+            synthetic=synthetic,
+        )
+        st.plotly_chart(figure, width="stretch", key="comparison_chart")
+        seconds = sum(result.explanations.maps[key].seconds for key in methods)
+        st.caption(
+            f"Each map scaled to its own robust peak (98 % of its mass), then drawn on one scale. "
+            f"Computed in {1000 * seconds:.0f} ms (one forward, three backward passes)."
+        )
+        if settings.teaching:
+            for column, key in zip(st.columns(len(methods)), methods, strict=True):
+                column.markdown(f"**{METHODS[key].label}**  \n{METHODS[key].how_to_read}")
+
+    st.subheader("Which bars or minutes mattered")
+    profile_mode = settings.mode if result.per_time_signed else "absolute"
+    if not result.per_time_signed:
+        st.caption(
+            "GADF: each minute's share of the absolute attribution (a signed GADF profile cancels out: "
+            "pixel (i, j) and (j, i) carry opposite signs)."
+        )
+    st.plotly_chart(
+        time_importance_figure(
+            bars, {key: result.per_time[key] for key in methods}, mode=profile_mode, chart=chart, synthetic=synthetic
+        ),
+        width="stretch",
+        key="time_chart",
+    )
+    _trust_section(loaded, folder, result, methods, window_id)
+    _downloads(result, bars, methods, figure, window_id)
+
+
+def _trust_section(
+    loaded: LoadedCheckpoint, folder: str, result: WindowExplanation, methods: list[str], window_id: str
+) -> None:
+    st.subheader("How far to trust each map")
+    table = sanity_table(folder, loaded)
+    for key in methods:
+        label = METHODS[key].label
+        mean = float(table.loc[label, "mean"])
+        if mean >= UNCHANGED_CORRELATION:
+            st.warning(
+                f"**{label}** barely changes when this model's weights are destroyed (mean rank correlation "
+                f"{mean:.2f} with the original map over the randomisation cascade): it partly shows the input, "
+                "not the model."
+            )
+    with st.expander("Sanity check: rank correlation with the original map as layers are randomised"):
+        st.dataframe(table.loc[[METHODS[key].label for key in methods]].round(2))
+    if st.toggle("Score these maps on this window (deletion, insertion, infidelity, sensitivity; ≈ 2 s)", key="score"):
+        st.dataframe(window_scores(folder, loaded, result, window_id).loc[[METHODS[k].label for k in methods]].round(3))
+
+
+def _downloads(result: WindowExplanation, bars: pd.DataFrame, methods: list[str], figure, window_id: str) -> None:
+    params = export_parameters(result.explanations, window=window_id)
+    columns = st.columns(4)
+    columns[0].download_button(
+        "Attributions (NPZ)",
+        attributions_npz(result.explanations, per_time=result.per_time, params=params),
+        file_name="attributions.npz",
+        mime="application/octet-stream",
+    )
+    columns[1].download_button(
+        "Attributions (CSV)", attributions_csv(result.explanations), file_name="attributions.csv", mime="text/csv"
+    )
+    columns[2].download_button(
+        "Per-time importance (CSV)",
+        per_time_csv({key: result.per_time[key] for key in methods}, bars.index),
+        file_name="per_time.csv",
+        mime="text/csv",
+    )
+    columns[3].download_button(
+        "Parameters (JSON)", params_json(params), file_name="parameters.json", mime="application/json"
+    )
+    if st.button("Prepare a PNG of the comparison (kaleido, ≈ 2 s)", key="png"):
+        try:
+            png = figure_png(figure, width=300 * len(methods), height=360)
+        except RendererUnavailableError as error:
+            st.error(str(error))
+        else:
+            st.download_button("Download the PNG", png, file_name="comparison.png", mime="image/png")

@@ -1,0 +1,121 @@
+"""NIFTY day: a trading day's first hour, the classifier's up/down call, and five explanations."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from data import DataError
+from data.views import nifty_day_view
+from models.checkpoints import CheckpointError, LoadedCheckpoint
+from pages.components import panel_settings, show_comparison
+from pages.shared import active_checkpoint, active_model, first_hours, pick_source
+from xai.report import WindowExplanation, explain_window
+
+TASK = "nifty"
+
+
+@st.cache_data(show_spinner="Explaining the day…", max_entries=256)
+def explained_day(
+    folder: str, data_key: str, day: str, methods: tuple[str, ...], _loaded: LoadedCheckpoint, _ohlc
+) -> WindowExplanation:
+    """The classifier's call and maps for one day (cached per checkpoint, data, day and methods)."""
+    return explain_window(_loaded, _ohlc, methods=methods)
+
+
+st.title("NIFTY day — will it close above its open?")
+choice = pick_source(TASK)
+try:
+    days = first_hours(choice.source, choice.payload, choice.name)
+    if len(days) == 0:
+        raise DataError(
+            "no usable trading day in this data: each day needs its first hour of minute bars "
+            f"(skipped: {days.skipped_by_reason()})"
+        )
+except DataError as error:
+    st.error(f"{error}")
+    st.stop()
+if len(days.skipped):
+    st.caption(f"{len(days.skipped)} day(s) skipped: {days.skipped_by_reason()}")
+
+calendar = [stamp.date() for stamp in days.day]
+linked_day = st.query_params.get("day")
+if "nifty_day" not in st.session_state:
+    start = calendar[-1]
+    if linked_day:
+        try:
+            asked = dt.date.fromisoformat(linked_day)
+        except ValueError:
+            st.warning(f"The link's day {linked_day!r} is not a date (YYYY-MM-DD); showing the newest day.")
+        else:
+            if asked in calendar:
+                start = asked
+            else:
+                st.warning(f"{asked} is not a usable trading day in this data; showing the newest day.")
+    st.session_state["nifty_day"] = start
+
+
+def step(offset: int) -> None:
+    """Previous / next usable day (callbacks run before the widgets are drawn)."""
+    current = calendar.index(min(calendar, key=lambda day: abs(day - st.session_state["nifty_day"])))
+    st.session_state["nifty_day"] = calendar[min(max(current + offset, 0), len(calendar) - 1)]
+
+
+previous_col, date_col, next_col = st.columns([1, 3, 1], vertical_alignment="bottom")
+previous_col.button("◀ Previous day", on_click=step, args=(-1,), key="previous_day", width="stretch")
+next_col.button("Next day ▶", on_click=step, args=(1,), key="next_day", width="stretch")
+picked = date_col.date_input("Trading day", min_value=calendar[0], max_value=calendar[-1], key="nifty_day")
+if picked not in calendar:
+    nearest = min(calendar, key=lambda day: abs(day - picked))
+    st.info(f"{picked} has no usable first hour (a holiday, a weekend or a skipped day); showing {nearest}.")
+    picked = nearest
+position = calendar.index(picked)
+st.query_params["day"] = picked.isoformat()
+
+try:
+    loaded = active_model(TASK)
+except CheckpointError as error:
+    st.error(f"The NIFTY model could not be loaded: {error}. Pick the shipped model on the Train page.")
+    st.stop()
+view = nifty_day_view(choice.loaded, days, position)
+settings = panel_settings()
+result = explained_day(
+    active_checkpoint(TASK), choice.cache_key, picked.isoformat(), settings.methods or ("saliency",), loaded, view.bars
+)
+
+with st.container(key="prediction"):
+    call = result.prediction
+    columns = st.columns(4)
+    columns[0].metric("Model says", "up day" if call.predicted_up else "down day")
+    columns[1].metric("P(up)", f"{call.probability_up:.1%}")
+    outcome = view.outcome
+    if pd.isna(outcome["label"]):
+        columns[2].metric("Outcome", "not known yet")
+    else:
+        actual = "up day" if outcome["label"] == 1 else "down day"
+        columns[2].metric(
+            "Outcome", actual, "model right" if (outcome["label"] == 1) == call.predicted_up else "model wrong"
+        )
+    columns[3].metric("Model", f"{loaded.spec.arch} · {loaded.spec.image} {loaded.spec.image_size} px")
+    if view.planted is not None and not view.planted.empty:
+        st.info(
+            "Planted pattern (demo ground truth): "
+            + "; ".join(f"{row.kind} {row.start:%H:%M}–{row.end:%H:%M}" for row in view.planted.itertuples())
+        )
+    if view.flat:
+        st.warning("The first hour's closes are constant: the GADF is all zeros (no angular differences).")
+    if outcome.get("filled_minutes", 0) > 0:
+        st.caption(f"{int(outcome['filled_minutes'])} missing minute(s) forward-filled.")
+
+show_comparison(
+    loaded,
+    active_checkpoint(TASK),
+    view.bars,
+    result,
+    settings,
+    synthetic=choice.loaded.synthetic,
+    chart="line",
+    window_id=f"{choice.cache_key} {picked.isoformat()}",
+)

@@ -1,0 +1,151 @@
+"""What every page shares: cached data and models, the active checkpoint, and one error style.
+
+Not a page (``app.py`` does not list it). Streamlit only: the numerics live in the packages.
+
+* Models are ``st.cache_resource`` singletons, shared by every browser session — safe because the
+  explanation engine serialises hook-based work per model (:func:`xai.explain.model_lock`).
+* Data are ``st.cache_data`` (each session gets its own copy).
+* The Train page can switch a task to a new checkpoint: :func:`active_checkpoint` reads that
+  choice from the session, so every page of that session uses it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+import streamlit as st
+
+from data import DataError, LoadedBars, load_bar_file, load_source, make_nifty_days
+from data.demo import DEMO_INDEX, DEMO_SYMBOLS, DEMO_TICKERS
+from data.settings import SYNTHETIC_LABEL
+from data.sources import to_interval
+from data.windows import NiftyDays
+from models.checkpoints import LoadedCheckpoint, load_checkpoint
+from models.registry import SHIPPED
+from xai import captum_ready
+
+#: Session-state key holding the checkpoint folder chosen for a task (set by the Train page).
+CHECKPOINT_KEY = "checkpoint::{task}"
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=6)
+def cached_model(folder: str, task: str) -> LoadedCheckpoint:
+    """The checkpoint in ``folder`` for ``task``, Captum-ready, shared by all sessions."""
+    loaded = load_checkpoint(Path(folder), task=task)
+    captum_ready(loaded.model)
+    return loaded
+
+
+def active_checkpoint(task: str) -> str:
+    """The folder of the checkpoint this session uses for ``task`` (the shipped one by default)."""
+    return st.session_state.get(CHECKPOINT_KEY.format(task=task), str(SHIPPED[task]))
+
+
+def use_checkpoint(task: str, folder: str | Path) -> None:
+    """Switch this session's pages to the checkpoint in ``folder`` for ``task``."""
+    st.session_state[CHECKPOINT_KEY.format(task=task)] = str(folder)
+
+
+def active_model(task: str) -> LoadedCheckpoint:
+    """The model this session uses for ``task`` (raises CheckpointError when it cannot be loaded)."""
+    return cached_model(active_checkpoint(task), task)
+
+
+@st.cache_data(show_spinner="Loading bars…", max_entries=16)
+def load_named(source: str, interval: str) -> LoadedBars:
+    """A demo name, ticker or path at ``interval``."""
+    return load_source(source, interval)
+
+
+@st.cache_data(show_spinner="Reading the file…", max_entries=4)
+def load_upload(payload: bytes, name: str, interval: str) -> LoadedBars:
+    """An uploaded file's bars at ``interval`` (the payload is hashed; never written to disk)."""
+    return to_interval(load_bar_file(payload, name=name), interval)
+
+
+@st.cache_data(show_spinner="Cutting trading days…", max_entries=8)
+def first_hours(source: str, payload: bytes | None = None, name: str = "") -> NiftyDays:
+    """The NIFTY task's usable days of a named source, or of an uploaded file."""
+    loaded = load_upload(payload, name, "1m") if payload is not None else load_named(source, "1m")
+    return make_nifty_days(loaded.bars)
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceChoice:
+    """The data a page works on.
+
+    Attributes:
+        loaded: the bars.
+        source: what to pass to cached loaders (a demo name, ticker or ``""`` for an upload).
+        cache_key: identifies the data in cache keys (the source, or the upload's name and digest).
+        payload, name: an uploaded file's bytes and name, else ``None`` and ``""``.
+    """
+
+    loaded: LoadedBars
+    source: str
+    cache_key: str
+    payload: bytes | None = None
+    name: str = ""
+
+
+SOURCE_KINDS = ("Demo market", "Yahoo ticker", "Upload a file")
+
+
+def pick_source(task: str) -> SourceChoice:
+    """Sidebar widgets choosing the data for ``task`` (``"nifty"``: minute bars; ``"ticker"``: hourly).
+
+    Reads and writes ``?source=`` (``demo:SYM`` or a Yahoo symbol). A failure is shown as a message that
+    says what to do, and the page stops there; nothing else the user had is touched.
+    """
+    interval = "1m" if task == "nifty" else "60m"
+    demo_default = DEMO_INDEX if task == "nifty" else DEMO_TICKERS[0]
+    linked = st.query_params.get("source", f"demo:{demo_default}")
+    linked_demo = linked.removeprefix("demo:") if linked.startswith("demo:") else None
+    kind_index = 0 if linked_demo is not None else 1
+    st.sidebar.subheader("Data")
+    kind = st.sidebar.radio("Source", SOURCE_KINDS, index=kind_index, key=f"{task}_source_kind")
+    payload, name = None, ""
+    try:
+        if kind == "Demo market":
+            choices = [DEMO_INDEX] if task == "nifty" else list(DEMO_TICKERS)
+            if linked_demo is not None and linked_demo not in DEMO_SYMBOLS:
+                st.warning(f"Unknown demo symbol {linked_demo!r} in the link; showing {demo_default}.")
+            index = choices.index(linked_demo) if linked_demo in choices else 0
+            source = "demo:" + st.sidebar.selectbox("Demo symbol (synthetic)", choices, index=index, key=f"{task}_demo")
+            loaded = load_named(source, interval)
+            cache_key = source
+        elif kind == "Yahoo ticker":
+            default = linked if linked_demo is None else ("^NSEI" if task == "nifty" else "AAPL")
+            source = st.sidebar.text_input("Yahoo symbol", value=default, key=f"{task}_symbol").strip()
+            if not source:
+                st.info("Type a Yahoo symbol, e.g. AAPL, or ^NSEI for the NIFTY 50.")
+                st.stop()
+            loaded = load_named(source, interval)
+            cache_key = source
+        else:
+            upload = st.sidebar.file_uploader(
+                "CSV or Parquet of bars", type=["csv", "txt", "parquet"], key=f"{task}_upload"
+            )
+            if upload is None:
+                st.info(
+                    "Upload a file: the Kaggle NIFTY 100 minute CSV, a yfinance export, or any timestamp + OHLC CSV."
+                )
+                st.stop()
+            payload, name, source = upload.getvalue(), upload.name, ""
+            loaded = load_upload(payload, name, interval)
+            cache_key = f"upload:{name}:{hashlib.sha256(payload).hexdigest()[:16]}"
+    except DataError as error:
+        st.error(str(error))
+        st.stop()
+    if source:
+        st.query_params["source"] = source
+    if loaded.stale_reason:
+        st.warning(
+            f"Offline: Yahoo could not be reached ({loaded.stale_reason}); showing the cached copy from "
+            f"{loaded.cache_age.total_seconds() / 3600:.1f} h ago."
+        )
+    if loaded.synthetic:
+        st.caption(SYNTHETIC_LABEL)
+    return SourceChoice(loaded=loaded, source=source, cache_key=cache_key, payload=payload, name=name)

@@ -1,0 +1,171 @@
+"""Ticker: a 50-hour window, the CNN-LSTM's next-hour forecast and alert, and five explanations."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from data import DataError
+from data.images import candlestick_figure
+from data.images.display import gadf_figure
+from data.settings import TICKER_WINDOW_BARS
+from data.views import count_ticker_windows, ticker_window_view
+from models.checkpoints import CheckpointError, LoadedCheckpoint
+from pages.components import panel_settings, show_comparison
+from pages.shared import active_checkpoint, active_model, pick_source
+from xai.report import WindowExplanation, explain_window
+
+TASK = "ticker"
+DIRECTIONS = {
+    "the way the forecast went": None,
+    "what pushes the forecast up": 1,
+    "what pushes the forecast down": -1,
+}
+DEFAULT_THRESHOLD = 1.0
+
+
+@st.cache_data(show_spinner="Explaining the window…", max_entries=256)
+def explained_window(
+    folder: str,
+    data_key: str,
+    end: str,
+    methods: tuple[str, ...],
+    direction: int | None,
+    _loaded: LoadedCheckpoint,
+    _ohlc,
+) -> WindowExplanation:
+    """The regressor's forecast and maps for one window (cached per checkpoint, data, window, methods, direction)."""
+    return explain_window(_loaded, _ohlc, methods=methods, direction=direction)
+
+
+def linked_threshold() -> float:
+    """``?threshold=`` (a % > 0) or the default, with a warning for a bad value."""
+    text = st.query_params.get("threshold")
+    if text is None:
+        return DEFAULT_THRESHOLD
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.05 <= value <= 10.0:
+        st.warning(f"The link's threshold {text!r} is not a % between 0.05 and 10; using {DEFAULT_THRESHOLD} %.")
+        return DEFAULT_THRESHOLD
+    return value
+
+
+st.title("Ticker — the next hour's close, and why")
+choice = pick_source(TASK)
+n_windows = count_ticker_windows(choice.loaded)
+if n_windows < 1:
+    st.error(
+        f"This data has {len(choice.loaded.bars)} hourly bars; a window needs {TICKER_WINDOW_BARS}. "
+        "Pick a longer history or another source."
+    )
+    st.stop()
+
+ends = choice.loaded.bars.index[TICKER_WINDOW_BARS - 1 :]
+if "ticker_window" not in st.session_state or st.session_state["ticker_window"] >= n_windows:
+    start = n_windows - 1
+    linked_end = st.query_params.get("end")
+    if linked_end:
+        try:
+            start = int(ends.get_indexer([pd.Timestamp(linked_end)], method="nearest")[0])
+        except (ValueError, TypeError):
+            st.warning(f"The link's window end {linked_end!r} is not a time (YYYY-MM-DDTHH:MM); showing the newest.")
+    st.session_state["ticker_window"] = start
+position = st.slider(
+    f"Window end ({TICKER_WINDOW_BARS} hourly bars; newest on the right)",
+    0,
+    n_windows - 1,
+    key="ticker_window",
+    format="%d",
+)
+end = ends[position]
+st.query_params["end"] = f"{end:%Y-%m-%dT%H:%M}"
+
+threshold_col, correction_col, direction_col = st.columns(3)
+threshold = threshold_col.number_input(
+    "Alert threshold (% move)", 0.05, 10.0, linked_threshold(), 0.05, key="threshold", format="%.2f"
+)
+st.query_params["threshold"] = f"{threshold:g}"
+corrected = correction_col.toggle("Paper's offset correction", value=False, key="corrected")
+direction = DIRECTIONS[direction_col.selectbox("Explain", list(DIRECTIONS), key="direction")]
+
+try:
+    loaded = active_model(TASK)
+except CheckpointError as error:
+    st.error(f"The ticker model could not be loaded: {error}. Pick the shipped model on the Train page.")
+    st.stop()
+try:
+    view = ticker_window_view(choice.loaded, position, image_size=loaded.spec.image_size)
+except DataError as error:
+    st.error(str(error))
+    st.stop()
+settings = panel_settings()
+result = explained_window(
+    active_checkpoint(TASK),
+    choice.cache_key,
+    f"{end:%Y-%m-%dT%H:%M}",
+    settings.methods or ("saliency",),
+    direction,
+    loaded,
+    view.bars,
+)
+
+with st.container(key="prediction"):
+    forecast = result.prediction
+    change = forecast.change(corrected)
+    close = forecast.corrected_close if corrected and forecast.corrected_close is not None else forecast.forecast_close
+    columns = st.columns(4)
+    columns[0].metric(f"Forecast close after {end:%Y-%m-%d %H:%M}", f"{close:,.2f}", f"{change:+.2f} %")
+    if pd.isna(view.outcome["target_close"]):
+        columns[1].metric("Actual next close", "not known yet")
+    else:
+        columns[1].metric(
+            "Actual next close", f"{view.outcome['target_close']:,.2f}", f"{view.outcome['pct_change']:+.2f} %"
+        )
+    fired = forecast.alert(threshold, corrected)
+    columns[2].metric(
+        "Alert", "fires" if fired else "quiet", f"|{abs(change):.2f} %| vs {threshold:g} %", delta_color="off"
+    )
+    columns[3].metric("Last close", f"{forecast.last_close:,.2f}")
+    if corrected and forecast.corrected_pct_change is None:
+        st.info("This model's card has no offset correction; showing the raw forecast.")
+    if fired:
+        st.warning(f"Alert: the model expects a {change:+.2f} % move, beyond your {threshold:g} % threshold.")
+    explained = {1: "what pushes the forecast up", -1: "what pushes the forecast down"}[result.direction]
+    st.caption(f"The maps explain {explained}.")
+    if not view.planted.empty:
+        st.info(
+            "Planted pattern (demo ground truth): "
+            + "; ".join(f"{row.kind} {row.start:%m-%d %H:%M}–{row.end:%H:%M}" for row in view.planted.itertuples())
+        )
+
+chart_col, image_col = st.columns([3, 2])
+chart_col.plotly_chart(candlestick_figure(view.bars, synthetic=choice.loaded.synthetic), width="stretch")
+image_col.image(view.candlestick_rgb, caption=f"The model's input: {loaded.spec.image} {loaded.spec.image_size} px")
+with st.expander("The same window as a GADF (what a GADF-trained model would see)"):
+    st.plotly_chart(
+        gadf_figure(
+            view.gadf,
+            times=[f"{stamp:%m-%d %H:%M}" for stamp in view.bars.index],
+            title="GADF of the closes",
+            synthetic=choice.loaded.synthetic,
+        ),
+        width="content",
+    )
+    st.caption(
+        f"The active ticker model reads {loaded.spec.image} images; train a GADF regressor on the Train page to "
+        "explain this view."
+    )
+
+show_comparison(
+    loaded,
+    active_checkpoint(TASK),
+    view.bars,
+    result,
+    settings,
+    synthetic=choice.loaded.synthetic,
+    chart="candlestick",
+    window_id=f"{choice.cache_key} {end:%Y-%m-%dT%H:%M}",
+)

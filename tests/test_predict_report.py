@@ -1,0 +1,102 @@
+"""One window through a model (models.predict) and explained for a page (xai.report)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from data.images.candlestick import bar_columns
+from models.datasets import load_samples
+from models.predict import Forecast, model_inputs, predict_window
+from xai import ALL_METHODS, equalise_gadf
+from xai.report import explain_window
+from xai.time_projection import gadf_time_importance
+
+
+@pytest.fixture(scope="module")
+def windows():
+    from models.registry import load_shipped
+
+    out = {}
+    for task in ("nifty", "ticker"):
+        loaded = load_shipped(task)
+        samples = load_samples(loaded.spec, loaded.card["data"]["source"])
+        index = samples.indices("test")[:2]
+        out[task] = (loaded, samples, index)
+    return out
+
+
+def test_the_classifiers_probability_is_the_softmax_of_its_logits(windows):
+    loaded, samples, index = windows["nifty"]
+    (images,), _ = samples.batch(index)
+    with torch.no_grad():
+        expected = torch.softmax(loaded.model(images), dim=1)[:, 1]
+    for row, i in enumerate(index):
+        call = predict_window(loaded, samples.ohlc[i])
+        assert call.probability_up == pytest.approx(float(expected[row]), abs=1e-6)
+        assert call.predicted_up == (call.probability_up >= 0.5)
+
+
+def test_the_regressors_forecast_agrees_with_its_forward_pass(windows):
+    loaded, samples, index = windows["ticker"]
+    (images, closes), _ = samples.batch(index)
+    with torch.no_grad():
+        forward = loaded.model(images, closes).double().numpy()
+    for row, i in enumerate(index):
+        forecast = predict_window(loaded, samples.ohlc[i])
+        assert math.log10(forecast.forecast_close) == pytest.approx(forward[row], abs=1e-6)
+        assert forecast.pct_change == pytest.approx(100 * (forecast.forecast_close / forecast.last_close - 1))
+        assert forecast.corrected_pct_change is not None  # the shipped card has an offset correction
+
+
+def test_the_alert_rule_and_the_correction_switch():
+    forecast = Forecast(
+        last_close=100.0, forecast_close=101.2, pct_change=1.2, corrected_close=99.5, corrected_pct_change=-0.5
+    )
+    assert forecast.alert(1.0)
+    assert forecast.alert(1.2)
+    assert not forecast.alert(1.3)
+    assert not forecast.alert(1.0, corrected=True)
+    assert forecast.alert(0.5, corrected=True)
+    uncorrected = Forecast(100.0, 101.2, 1.2, None, None)
+    assert uncorrected.change(corrected=True) == 1.2
+    with pytest.raises(ValueError, match="threshold_pct must be a finite number > 0, got 0"):
+        forecast.alert(0)
+
+
+def test_a_window_of_the_wrong_shape_is_refused(windows):
+    loaded, samples, index = windows["ticker"]
+    with pytest.raises(ValueError, match=r"ohlc must be a \(50, 4\) open/high/low/close window, got shape \(49, 4\)"):
+        model_inputs(loaded, samples.ohlc[index[0]][1:])
+
+
+def test_candlestick_profiles_are_the_signed_sums_of_each_bars_columns(windows):
+    loaded, samples, index = windows["ticker"]
+    result = explain_window(loaded, samples.ohlc[index[0]], direction=-1)
+    assert result.direction == -1
+    assert result.per_time_signed
+    assert list(result.per_time) == list(ALL_METHODS)
+    saliency = result.explanations.maps["saliency"].attribution[0, 0].astype(np.float64)
+    slots = bar_columns(50, loaded.spec.image_size)
+    expected = [saliency[:, x0:x1].sum() for x0, x1 in slots]
+    np.testing.assert_allclose(result.per_time["saliency"], expected, rtol=1e-9, atol=1e-12)
+    assert result.closes.shape == (1, 50)
+
+
+def test_gadf_profiles_are_non_negative_mass_per_minute(windows):
+    loaded, samples, index = windows["nifty"]
+    result = explain_window(loaded, samples.ohlc[index[0]], methods=["saliency", "gradcam"])
+    assert result.direction is None
+    assert not result.per_time_signed
+    assert result.closes is None
+    profile = result.per_time["saliency"]
+    assert profile.shape == (60,)
+    assert (profile >= 0).all()
+    mass = np.abs(result.explanations.maps["saliency"].attribution)
+    expected = equalise_gadf(gadf_time_importance(mass, 60))[0]
+    np.testing.assert_allclose(profile, expected, rtol=1e-12)
+    # minutes with two pixel lines are weighed as one: the total moves by a few per cent at most
+    assert profile.sum() == pytest.approx(mass.sum(), rel=0.03)
