@@ -250,7 +250,8 @@ def _axis_name(axis: str, index: int) -> str:
     return axis if index == 1 else f"{axis}{index}"
 
 
-def _with_synthetic(figure: go.Figure, synthetic: bool) -> go.Figure:
+def with_synthetic_label(figure: go.Figure, synthetic: bool, *, yshift: int = 28) -> go.Figure:
+    """Put :data:`~data.settings.SYNTHETIC_LABEL` above the plots when ``synthetic``; return ``figure``."""
     if synthetic:
         figure.add_annotation(
             text=SYNTHETIC_LABEL,
@@ -260,7 +261,7 @@ def _with_synthetic(figure: go.Figure, synthetic: bool) -> go.Figure:
             y=1.0,
             xanchor="left",
             yanchor="bottom",
-            yshift=28,
+            yshift=yshift,
             showarrow=False,
             font={"size": 13, "color": "rgb(150,60,0)"},
             bgcolor="rgb(255,243,205)",
@@ -370,7 +371,7 @@ def comparison_figure(
         margin={"l": 10, "r": 10, "t": 90 if (title or synthetic) else 50, "b": 10},
         plot_bgcolor=_WHITE,
     )
-    return _with_synthetic(figure, synthetic)
+    return with_synthetic_label(figure, synthetic)
 
 
 # --- time importance figure --------------------------------------------------
@@ -532,7 +533,7 @@ def time_importance_figure(
         margin={"l": 10, "r": 10, "t": 90 if (title or synthetic) else 50, "b": 10},
         hovermode="x",
     )
-    return _with_synthetic(figure, synthetic)
+    return with_synthetic_label(figure, synthetic)
 
 
 # --- PNG ---------------------------------------------------------------------

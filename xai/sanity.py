@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from xai.explain import explain
+from xai.explain import explain, model_lock
 from xai.methods import ALL_METHODS, METHODS
 
 #: A method whose map keeps, on average over the cascade, at least this rank correlation with
@@ -55,8 +55,14 @@ class SanityResult:
         """One row per method (display label), one column per cascade step (``"+ fc"``, …) and ``"mean"``."""
         rows = {METHODS[key].label: values for key, values in self.correlation.items()}
         table = pd.DataFrame(rows, index=[f"+ {name}" for name in self.layers]).T
-        table["mean"] = [float(np.nanmean(values)) for values in self.correlation.values()]
+        table["mean"] = [_cascade_mean(values) for values in self.correlation.values()]
         return table
+
+
+def _cascade_mean(values: np.ndarray) -> float:
+    """Mean over the cascade ignoring NaN (constant maps); NaN when every step is NaN."""
+    finite = values[~np.isnan(values)]
+    return float(finite.mean()) if len(finite) else float("nan")
 
 
 def randomisation_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -128,7 +134,8 @@ def model_randomisation(
         direction=direction,
     )
     fixed_target = original.target if original.target_kind == "class" else None
-    randomised = copy.deepcopy(model)
+    with model_lock(model):  # never copy another session's temporary hooks along with the model
+        randomised = copy.deepcopy(model)
     torch.manual_seed(seed)
     names, correlations = [], {key: [] for key in methods}
     for name, layer in randomisation_layers(randomised):
@@ -151,5 +158,5 @@ def model_randomisation(
     return SanityResult(
         layers=tuple(names),
         correlation=table,
-        barely_changes={key: bool(np.nanmean(values) >= UNCHANGED_CORRELATION) for key, values in table.items()},
+        barely_changes={key: bool(_cascade_mean(values) >= UNCHANGED_CORRELATION) for key, values in table.items()},
     )

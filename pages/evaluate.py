@@ -1,0 +1,194 @@
+"""Evaluate: the engine's aggregate views over a date range (widgets and layout only).
+
+The numbers come from :func:`xai.range_evaluation.evaluate_range`; the result is cached per
+(checkpoint folder, source, range, methods, settings), so going back to a range is instant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from data.settings import SYNTHETIC_LABEL
+from models.datasets import TaskSamples, load_samples
+from pages.shared import active_checkpoint, active_model, cached_model
+from xai import ALL_METHODS, METHODS
+from xai.range_evaluation import (
+    DateSpan,
+    RangeEvaluation,
+    available_range,
+    evaluate_range,
+)
+from xai.range_figures import agreement_figure, bands_figure, faithfulness_figure, sanity_figure
+from xai.sanity import UNCHANGED_CORRELATION
+
+TASKS = {"NIFTY-day classifier": "nifty", "Ticker regressor": "ticker"}
+DIRECTIONS = {"what pushes the forecast up": 1, "what pushes it down": -1}
+LABEL_TO_KEY = {METHODS[key].label: key for key in ALL_METHODS}
+REQUEST_KEY = "evaluate::request"
+
+
+@st.cache_resource(show_spinner="Cutting the samples…", max_entries=4)
+def task_samples(folder: str, task: str, source: str) -> TaskSamples:
+    """The task's samples of ``source`` for the checkpoint in ``folder`` (shared, read-only)."""
+    return load_samples(cached_model(folder, task).spec, source)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def date_span(folder: str, task: str, source: str) -> DateSpan:
+    return available_range(task_samples(folder, task, source))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def evaluation(
+    folder: str,
+    task: str,
+    source: str,
+    start: dt.date,
+    end: dt.date,
+    methods: tuple[str, ...],
+    max_samples: int,
+    faithfulness_inputs: int,
+    direction: int,
+) -> RangeEvaluation:
+    """The cached evaluation; the progress bar lives inside, so a cache hit replays it already emptied."""
+    bar = st.progress(0.0, text="Starting the evaluation…")
+    try:
+        return evaluate_range(
+            cached_model(folder, task),
+            source,
+            start,
+            end,
+            methods=methods,
+            max_samples=max_samples,
+            faithfulness_inputs=faithfulness_inputs,
+            direction=direction,
+            samples=task_samples(folder, task, source),
+            progress=lambda fraction, message: bar.progress(fraction, text=message),
+        )
+    finally:
+        bar.empty()
+
+
+def show_results(result: RangeEvaluation) -> None:
+    """The figures and tables of one evaluation."""
+    synthetic_note = f" · {SYNTHETIC_LABEL}" if result.synthetic else ""
+    st.subheader(f"{len(result.indices)} samples, {result.start:%Y-%m-%d} – {result.end:%Y-%m-%d}")
+    st.caption(f"{result.sampling_note}. Computed in {result.seconds:.1f} s.")
+    seen = result.split_counts.get("train", 0) + result.split_counts.get("validation", 0)
+    if seen:
+        st.warning(
+            f"{seen} of these samples are from the training or validation split "
+            f"({result.split_counts}): the model has seen them. Pick a range in the test split for honest figures."
+        )
+    columns = st.columns(3)
+    columns[0].metric("Predicted up", int(result.predicted_up.sum()))
+    columns[1].metric("Predicted down", int((~result.predicted_up).sum()))
+    columns[2].metric("Prediction right", f"{(result.predicted_up == result.actual_up).mean():.0%}")
+
+    st.markdown(f"#### Which {result.unit}s matter, for up and for down predictions")
+    st.plotly_chart(bands_figure(result), key="bands_chart")
+    st.dataframe(result.peak_table)
+    st.caption(f"Middle-third share: a flat profile scores 1/3 · 95 % intervals{synthetic_note}")
+
+    st.markdown("#### Sanity check: do the maps change when the model is destroyed?")
+    st.plotly_chart(sanity_figure(result), key="sanity_chart")
+    st.dataframe(result.sanity_table)
+    for key in result.barely_changes:
+        mean = result.sanity_table.loc[METHODS[key].label, "mean"]
+        st.warning(
+            f"{METHODS[key].label} barely changes when the model's weights are randomised (mean rank "
+            f"correlation {mean:.2f} ≥ {UNCHANGED_CORRELATION}): it partly shows the input, not the model."
+        )
+    st.caption(f"Spearman ρ of absolute maps with the original, layers re-initialised output first{synthetic_note}")
+
+    st.markdown("#### Deletion and insertion against random orders")
+    st.plotly_chart(faithfulness_figure(result), key="faithfulness_chart")
+    st.dataframe(result.faithfulness_table)
+    st.caption(f"Score: {result.faithfulness.score}{synthetic_note}")
+
+    st.markdown("#### Agreement between methods")
+    st.plotly_chart(agreement_figure(result), key="agreement_chart")
+
+    st.markdown("#### Localisation on planted patterns")
+    if result.localisation is None:
+        st.info(result.localisation_reason)
+    else:
+        st.dataframe(result.localisation_table)
+        st.caption(
+            f"Interval: {result.localisation.note}. Chances — flat map: interval length / window; habit: the "
+            f"samples without a pattern scored on the same intervals; other days: each map on the other "
+            f"samples' intervals{synthetic_note}"
+        )
+
+
+st.title("Evaluate")
+st.markdown(
+    "The explanations over many samples: which times matter for up and down predictions, whether the maps "
+    "survive a sanity check, how faithful they are, how far the methods agree, and whether they find the "
+    "demo market's planted patterns."
+)
+task = TASKS[st.radio("Model", list(TASKS), horizontal=True, key="evaluate_task")]
+try:
+    loaded = active_model(task)
+    folder, source = active_checkpoint(task), loaded.card["data"]["source"]
+    span = date_span(folder, task, source)
+except ValueError as error:  # CheckpointError and DataError are ValueErrors with a message that says what to do
+    st.error(f"{error}")
+    st.stop()
+st.caption(
+    f"{loaded.spec.arch}, {loaded.spec.image} {loaded.spec.image_size} px, trained on {source}: "
+    f"{span.samples:,} samples from {span.first:%Y-%m-%d} to {span.last:%Y-%m-%d}"
+)
+if loaded.card["data"].get("synthetic"):
+    st.info(SYNTHETIC_LABEL)
+
+chosen_range = st.date_input(
+    "Date range (a NIFTY sample counts by its day, a ticker window by its last bar's day)",
+    value=(span.recent_start, span.last),
+    min_value=span.first,
+    max_value=span.last,
+    key=f"evaluate_range_{task}",  # one range per model: their samples span different days
+)
+labels = st.multiselect("Methods", list(LABEL_TO_KEY), default=list(LABEL_TO_KEY), key="evaluate_methods")
+with st.expander("Settings"):
+    max_samples = st.slider("Most samples to explain", 8, 256, 64, step=8, key="evaluate_samples")
+    faithfulness_inputs = st.slider("Samples for deletion and insertion", 4, 32, 16, step=4, key="evaluate_faithful")
+    direction = 1
+    if task == "ticker":
+        direction = DIRECTIONS[st.radio("Explain", list(DIRECTIONS), horizontal=True, key="evaluate_direction")]
+
+if len(chosen_range) != 2:
+    st.info("Pick the last day of the range too.")
+    st.stop()
+if not labels:
+    st.info("Pick at least one method.")
+    st.stop()
+request = (
+    folder,
+    task,
+    source,
+    *chosen_range,
+    tuple(LABEL_TO_KEY[label] for label in labels),
+    max_samples,
+    faithfulness_inputs,
+    direction,
+)
+if st.button("Run", type="primary", key="evaluate_run"):
+    st.session_state[REQUEST_KEY] = request
+asked = st.session_state.get(REQUEST_KEY)
+if asked is None:
+    st.info(
+        "Choose a range and press Run: 64 samples take about 10–60 s on a 2-core CPU; "
+        "a range once evaluated comes back instantly."
+    )
+    st.stop()
+if asked != request:
+    st.info("The settings changed since the last run: press Run to evaluate them. Showing the last run.")
+try:
+    result = evaluation(*asked)
+except ValueError as error:
+    st.error(f"{error}")
+    st.stop()
+show_results(result)
