@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
@@ -18,7 +17,6 @@ from models.checkpoints import LoadedCheckpoint
 from models.datasets import load_samples
 from xai import ALL_METHODS, METHODS, model_randomisation, trust_scores
 from xai.export import attributions_csv, attributions_npz, export_parameters, params_json, per_time_csv
-from xai.faithfulness import candlestick_units, gadf_units
 from xai.render import comparison_figure, figure_png, time_importance_figure
 from xai.report import WindowExplanation
 from xai.sanity import UNCHANGED_CORRELATION
@@ -85,27 +83,21 @@ def sanity_table(folder: str, _loaded: LoadedCheckpoint) -> pd.DataFrame:
 
 @st.cache_data(show_spinner="Scoring the maps…", max_entries=64)
 def window_scores(folder: str, _loaded: LoadedCheckpoint, _result: WindowExplanation, cache_key: str) -> pd.DataFrame:
-    """Deletion / insertion (per time step), infidelity and sensitivity of one window's maps."""
-    image = _result.image[None, None]
-    n_steps = _loaded.spec.sequence_length
-    size = image.shape[-1]
-    units = gadf_units(n_steps, size) if _result.image_kind == "gadf" else candlestick_units(n_steps, size)
-    profiles = {key: np.abs(values)[None] for key, values in _result.per_time.items()}
+    """Deletion / insertion (10 pixel steps), infidelity and sensitivity of one window's maps."""
     extra = None if _result.closes is None else torch.from_numpy(_result.closes)
     scores = trust_scores(
         _loaded.model,
-        torch.from_numpy(image),
+        torch.from_numpy(_result.image[None, None]),
         _result.explanations,
         additional_forward_args=extra,
-        units=units,
-        unit_importance=profiles,
-        n_random=4,
+        steps=10,
+        n_random=2,
         sensitivity_samples=4,
     )
     return pd.DataFrame(
         {
             METHODS[key].label: {
-                "deletion area (time steps) ↓": float(s.deletion_auc[0]),
+                "deletion area ↓": float(s.deletion_auc[0]),
                 "random order deletion": float(s.random_deletion_auc[0]),
                 "insertion area ↑": float(s.insertion_auc[0]),
                 "random order insertion": float(s.random_insertion_auc[0]),
@@ -188,7 +180,13 @@ def _trust_section(
             )
     with st.expander("Sanity check: rank correlation with the original map as layers are randomised"):
         st.dataframe(table.loc[[METHODS[key].label for key in methods]].round(2))
-    if st.toggle("Score these maps on this window (deletion, insertion, infidelity, sensitivity; ≈ 2 s)", key="score"):
+    if st.toggle("Score these maps on this window (deletion, insertion, infidelity, sensitivity)", key="score"):
+        st.caption(
+            "Deletion / insertion: the model's score as pixels are blanked (or restored) most-important first, "
+            "against random orders; infidelity share: 0 = the map predicts every output change under small noise, "
+            "1 = none; sensitivity: how far the map moves when the input barely does. The Evaluate page scores whole "
+            "bars and minutes over many windows."
+        )
         st.dataframe(window_scores(folder, loaded, result, window_id).loc[[METHODS[k].label for k in methods]].round(3))
 
 
