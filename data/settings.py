@@ -70,6 +70,10 @@ SYNTHETIC_LABEL = "Synthetic demo data — not real market prices"
 
 #: Environment variable that sets the cache folder.
 CACHE_ENV_VAR = "CHART_XAI_CACHE"
+#: Environment variable: torch threads per dashboard process (default 1 — concurrent sessions
+#: each running torch with several threads on a few cores slow every session down; measured on 2
+#: cores under load: explaining a day 3.3 s with 2 threads, 0.10 s with 1).
+TORCH_THREADS_ENV_VAR = "CHART_XAI_TORCH_THREADS"
 #: Network calls (yfinance) are bounded by this many seconds.
 NETWORK_TIMEOUT_S = 15.0
 

@@ -98,7 +98,8 @@ with st.container(key="prediction"):
         columns[2].metric(
             "Outcome", actual, "model right" if (outcome["label"] == 1) == call.predicted_up else "model wrong"
         )
-    columns[3].metric("Model", f"{loaded.spec.arch} · {loaded.spec.image} {loaded.spec.image_size} px")
+    columns[3].metric("Days in the data", f"{len(calendar):,}")
+    st.caption(f"Model: {loaded.spec.arch} on {loaded.spec.image} images of {loaded.spec.image_size} px.")
     if view.planted is not None and not view.planted.empty:
         st.info(
             "Planted pattern (demo ground truth): "

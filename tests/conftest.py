@@ -25,6 +25,17 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     return folder
 
 
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """Pages set one torch thread for the server process; give later tests the machine back."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     """A generator seeded the same way for every test."""

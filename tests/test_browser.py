@@ -1,0 +1,271 @@
+"""End to end: the real dashboard (``streamlit run app.py``) in a real browser (Debian's Chromium).
+
+One server for the whole session, on a free port, with its own temporary cache folder; every test
+opens its page in a fresh browser context (a new Streamlit session) from a link, waits for the
+script run its interaction caused (:func:`tests.browser.wait_idle`), and checks what a user sees.
+Screenshots go to ``$BROWSER_ARTIFACTS`` or a pytest temporary folder (the path is printed), never
+into the repository.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import dataclasses
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+from tests.browser import (
+    REPO_ROOT,
+    ChromiumMissingError,
+    ServerError,
+    StreamlitServer,
+    launch_chromium,
+    new_page,
+    open_app,
+    rerun_after,
+)
+from xai import ALL_METHODS, METHODS
+
+pytestmark = pytest.mark.browser
+
+MAP_TITLES = [METHODS[key].label for key in ALL_METHODS]
+#: Pages every release has (url path → navigation title); app.py may list more, and they are opened too.
+REQUIRED_PAGES = {"": "Home", "ticker": "Ticker", "nifty": "NIFTY day", "what-if": "What if", "data": "Data"}
+
+
+@dataclasses.dataclass(frozen=True)
+class AppPage:
+    """One ``st.Page`` of app.py: its file, navigation title, url path and the page's own ``st.title``."""
+
+    file: str
+    title: str
+    url_path: str
+    heading: str
+
+
+def _page_heading(file: str) -> str:
+    """The first ``st.title("…")`` text in a page file."""
+    for node in ast.walk(ast.parse((REPO_ROOT / file).read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "title"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            return str(node.args[0].value)
+    raise AssertionError(f"{file} has no st.title with a literal text; give every page a title")
+
+
+def app_pages() -> list[AppPage]:
+    """The pages app.py hands to ``st.navigation``, read from its source (so a new page is tested too)."""
+    pages = []
+    for node in ast.walk(ast.parse((REPO_ROOT / "app.py").read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "Page":
+            file = node.args[0].value
+            options = {keyword.arg: keyword.value.value for keyword in node.keywords}
+            url_path = "" if options.get("default") else options.get("url_path", Path(file).stem)
+            pages.append(AppPage(file, options["title"], url_path, _page_heading(file)))
+    return pages
+
+
+PAGES = app_pages()
+
+
+# --- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Path:
+    """Where screenshots go: ``$BROWSER_ARTIFACTS`` (outside the repository) or a temporary folder."""
+    configured = os.environ.get("BROWSER_ARTIFACTS")
+    folder = Path(configured).resolve() if configured else tmp_path_factory.mktemp("browser-artifacts")
+    if folder.is_relative_to(REPO_ROOT):
+        pytest.fail(f"BROWSER_ARTIFACTS={configured} is inside the repository; point it outside {REPO_ROOT}")
+    folder.mkdir(parents=True, exist_ok=True)
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        print(f"\nbrowser screenshots: {folder}")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium through Playwright; fails (never skips) when it is not installed."""
+    with sync_playwright() as playwright:
+        try:
+            browser = launch_chromium(playwright)
+        except ChromiumMissingError as error:
+            pytest.fail(str(error))
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(chromium: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``streamlit run app.py`` on a free port with a temporary cache folder; stopped at the end.
+
+    Before any test it opens ``/`` once. Streamlit (1.67) finds ``pages/`` next to app.py and runs a
+    server's very first script run in its old pages-directory mode, where ``/data`` or ``/nifty`` are
+    unknown ("Page not found" over the right page) and ``/ticker`` runs ``pages/ticker.py`` alone; the
+    first run of app.py (its ``st.navigation``) ends that mode for every later session.
+    """
+    folder = tmp_path_factory.mktemp("browser-server")
+    # the app itself runs torch on one thread ($CHART_XAI_TORCH_THREADS, pages/shared.py)
+    with StreamlitServer(cache_dir=folder / "cache", log_path=folder / "streamlit.log") as server:
+        try:
+            server.wait_healthy()
+        except ServerError as error:
+            pytest.fail(str(error))
+        warm_up = new_page(chromium)
+        open_app(warm_up, server.url + "/")
+        warm_up.context.close()
+        yield server.url
+
+
+@pytest.fixture
+def page(chromium: Browser) -> Iterator[Page]:
+    """A fresh browser context: a new Streamlit session."""
+    tab = new_page(chromium)
+    yield tab
+    tab.context.close()
+
+
+# --- checks --------------------------------------------------------------------------------------
+
+
+def expect_clean(page: Page) -> None:
+    """No exception, no error box, no "Page not found" dialog."""
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+    expect(page.get_by_role("dialog", name="Page not found")).to_have_count(0)
+
+
+def metric_value(page: Page, label: str) -> Locator:
+    """The value of the metric whose label starts with ``label``."""
+    metric = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text(label))
+    return metric.get_by_test_id("stMetricValue")
+
+
+def map_images(page: Page) -> list[str]:
+    """The images (data URLs) plotly drew in the comparison chart: the model input and the five maps."""
+    chart = page.locator(".st-key-comparison .js-plotly-plot")
+    return chart.locator("image").evaluate_all("nodes => nodes.map(node => node.getAttribute('href'))")
+
+
+def expect_explanation(page: Page, n_metrics: int = 4) -> None:
+    """The prediction with its metrics, and the comparison chart with all five maps drawn."""
+    prediction = page.locator(".st-key-prediction")
+    expect(prediction).to_be_visible()
+    expect(prediction.get_by_test_id("stMetric")).to_have_count(n_metrics)
+    chart = page.locator(".st-key-comparison .js-plotly-plot")
+    expect(chart).to_be_visible()
+    for title in MAP_TITLES:
+        expect(chart.get_by_text(title, exact=True)).to_be_visible()
+    images = map_images(page)
+    assert len(images) >= len(MAP_TITLES), f"{len(images)} images drawn in the comparison, expected a map per method"
+    assert all(href and href.startswith("data:image/") for href in images)
+    expect_clean(page)
+
+
+def screenshot(page: Page, artifacts: Path, name: str) -> None:
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+
+
+# --- tests ---------------------------------------------------------------------------------------
+
+
+def test_app_lists_the_required_pages():
+    assert {page.url_path: page.title for page in PAGES if page.url_path in REQUIRED_PAGES} == REQUIRED_PAGES
+    assert len({page.url_path for page in PAGES}) == len(PAGES)
+
+
+@pytest.mark.parametrize("app_page", PAGES, ids=[page.url_path or "home" for page in PAGES])
+def test_every_page_opens_from_a_link(app_page: AppPage, app_url: str, page: Page, artifacts: Path):
+    open_app(page, f"{app_url}/{app_page.url_path}")
+    expect(page.locator("h1").first).to_have_text(app_page.heading)
+    navigation = page.get_by_test_id("stSidebarNav")
+    expect(navigation.get_by_test_id("stSidebarNavLink")).to_have_count(len(PAGES))
+    expect(navigation.get_by_text(app_page.title, exact=True)).to_be_visible()
+    expect_clean(page)
+    screenshot(page, artifacts, f"page-{app_page.url_path or 'home'}")
+
+
+def test_nifty_day_explains_a_day_and_steps_to_the_day_before(app_url: str, page: Page, artifacts: Path):
+    open_app(page, f"{app_url}/nifty")
+    expect_explanation(page)
+    expect(page).to_have_url(re.compile(r"[?&]day=\d{4}-\d{2}-\d{2}"))
+    newest_day = re.search(r"day=([\d-]+)", page.url).group(1)
+    prediction = page.locator(".st-key-prediction").inner_text()
+    maps = map_images(page)
+
+    with rerun_after(page):
+        page.get_by_role("button", name="◀ Previous day").click()
+    expect_explanation(page)
+    earlier_day = re.search(r"day=([\d-]+)", page.url).group(1)
+    assert earlier_day < newest_day
+    assert page.locator(".st-key-prediction").inner_text() != prediction
+    assert map_images(page) != maps
+    screenshot(page, artifacts, "nifty-previous-day")
+
+
+def test_ticker_explains_a_window_and_follows_the_symbol_and_the_threshold(app_url: str, page: Page, artifacts: Path):
+    open_app(page, f"{app_url}/ticker")
+    expect_explanation(page)
+    expect(page).to_have_url(re.compile(r"source=demo%3AACME"))
+    acme = page.locator(".st-key-prediction").inner_text()
+    acme_maps = map_images(page)
+
+    symbol = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Demo symbol (synthetic)")
+    symbol.click()
+    with rerun_after(page):
+        page.get_by_role("option", name="GLOBEX", exact=True).click()
+    expect_explanation(page)
+    expect(page).to_have_url(re.compile(r"source=demo%3AGLOBEX"))
+    assert page.locator(".st-key-prediction").inner_text() != acme
+    assert map_images(page) != acme_maps
+    screenshot(page, artifacts, "ticker-globex")
+
+    alert = page.get_by_test_id("stMetric").filter(has=page.get_by_text("Alert", exact=True))
+    expect(alert.get_by_test_id("stMetricDelta")).to_have_text(re.compile(r"vs 1 %$"))
+    threshold = page.get_by_role("spinbutton", name="Alert threshold (% move)")
+    with rerun_after(page):
+        threshold.fill("0.05")
+        threshold.press("Enter")
+    expect(alert.get_by_test_id("stMetricDelta")).to_have_text(re.compile(r"vs 0\.05 %$"))
+    expect(page).to_have_url(re.compile(r"threshold=0\.05"))
+    moved = abs(float(re.search(r"\|([\d.]+) %\|", alert.get_by_test_id("stMetricDelta").inner_text()).group(1)))
+    expect(alert.get_by_test_id("stMetricValue")).to_have_text("fires" if moved >= 0.05 else "quiet")
+    expect_explanation(page)
+    screenshot(page, artifacts, "ticker-threshold")
+
+
+def test_what_if_slider_recounts_the_alerts(app_url: str, page: Page, artifacts: Path):
+    open_app(page, f"{app_url}/what-if")
+    expect_clean(page)
+    slider = page.get_by_role("slider", name="Alert threshold (% move in the next hour)")
+    start = float(slider.get_attribute("value"))
+    figures = {label: metric_value(page, label).inner_text() for label in ("Alerts fired", "Moves ≥ threshold")}
+    line_x = page.locator(".js-plotly-plot .shapelayer path").first.get_attribute("d")
+
+    slider.focus()
+    for _ in range(4):  # one rerun per step
+        with rerun_after(page):
+            slider.press("ArrowLeft")
+    lowered = float(slider.get_attribute("value"))
+    assert lowered < start
+    expect(page).to_have_url(re.compile(rf"threshold={lowered:g}(&|$)"))
+    # a lower threshold: at least as many alerts and qualifying moves, and strictly more moves here
+    assert int(metric_value(page, "Alerts fired").inner_text()) >= int(figures["Alerts fired"])
+    assert int(metric_value(page, "Moves ≥ threshold").inner_text()) > int(figures["Moves ≥ threshold"])
+    assert page.locator(".js-plotly-plot .shapelayer path").first.get_attribute("d") != line_x
+    expect_clean(page)
+    screenshot(page, artifacts, "what-if-threshold")
