@@ -191,25 +191,36 @@ def _trust_section(
 
 
 def _downloads(result: WindowExplanation, bars: pd.DataFrame, methods: list[str], figure, window_id: str) -> None:
+    # the files are built only when a button is clicked (callables), not on every rerun
     params = export_parameters(result.explanations, window=window_id)
     columns = st.columns(4)
     columns[0].download_button(
         "Attributions (NPZ)",
-        attributions_npz(result.explanations, per_time=result.per_time, params=params),
+        lambda: attributions_npz(result.explanations, per_time=result.per_time, params=params),
         file_name="attributions.npz",
         mime="application/octet-stream",
+        on_click="ignore",
     )
     columns[1].download_button(
-        "Attributions (CSV)", attributions_csv(result.explanations), file_name="attributions.csv", mime="text/csv"
+        "Attributions (CSV)",
+        lambda: attributions_csv(result.explanations),
+        file_name="attributions.csv",
+        mime="text/csv",
+        on_click="ignore",
     )
     columns[2].download_button(
         "Per-time importance (CSV)",
-        per_time_csv({key: result.per_time[key] for key in methods}, bars.index),
+        lambda: per_time_csv({key: result.per_time[key] for key in methods}, bars.index),
         file_name="per_time.csv",
         mime="text/csv",
+        on_click="ignore",
     )
     columns[3].download_button(
-        "Parameters (JSON)", params_json(params), file_name="parameters.json", mime="application/json"
+        "Parameters (JSON)",
+        lambda: params_json(params),
+        file_name="parameters.json",
+        mime="application/json",
+        on_click="ignore",
     )
     if st.button("Prepare a PNG of the comparison (kaleido, ≈ 2 s)", key="png"):
         try:

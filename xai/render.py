@@ -321,7 +321,8 @@ def comparison_figure(
     keys = list(shown)
     figure = make_subplots(rows=1, cols=len(keys), subplot_titles=[_label(k) for k in keys], horizontal_spacing=0.02)
     greys, (grey_min, grey_max) = _IMAGE_GREYS[image_kind]
-    grey = np.abs(picture) if image_kind == "candlestick" else picture
+    # float32 on the wire: plotly sends arrays as typed binary, so this halves the message
+    grey = (np.abs(picture) if image_kind == "candlestick" else picture).astype(np.float32)
     zmin, zmax = color_range(mode)
     for column, key in enumerate(keys, start=1):
         figure.add_trace(
