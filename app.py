@@ -13,6 +13,7 @@ navigation = st.navigation(
         st.Page("pages/nifty_day.py", title="NIFTY day", icon="🗓️", url_path="nifty"),
         st.Page("pages/what_if.py", title="What if", icon="🎚️", url_path="what-if"),
         st.Page("pages/evaluate.py", title="Evaluate", icon="🧪", url_path="evaluate"),
+        st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
         st.Page("pages/data_explorer.py", title="Data", icon="🗂️", url_path="data"),
     ]
 )

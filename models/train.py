@@ -5,15 +5,19 @@ Examples::
     python -m models.train --task nifty --data demo:NIFTY-DEMO --out checkpoints/nifty
     python -m models.train --task ticker --data demo:ACME --out checkpoints/acme
     python -m models.train --task ticker --data prices.csv --image gadf --epochs 20 --out my-model
+    python -m models.train --task ticker --data demo:GLOBEX --init-from models/shipped/ticker --epochs 3 --out tuned
 
 Writes ``OUT/model.pt`` and ``OUT/card.json`` (the card records this exact
 command). Refuses to replace an existing checkpoint unless ``--force``.
+``--init-from CHECKPOINT`` fine-tunes: the model is the checkpoint's own
+(architecture, image, size) and training starts from its weights.
 Bad input exits with code 2 and one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import sys
@@ -58,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--imagenet-weights", type=Path, help="nifty only: a local torchvision ImageNet state dict to start from"
     )
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        help="fine-tune: start from this checkpoint's weights (its architecture, image and size are used)",
+    )
     parser.add_argument("--date-order", choices=DATE_ORDERS, default="auto", help="how to read 01/02/2024 in CSV files")
     parser.add_argument("--out", required=True, type=Path, help="checkpoint folder to write")
     parser.add_argument("--force", action="store_true", help="replace a checkpoint already in --out")
@@ -70,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from models.checkpoints import CARD_NAME
     from models.datasets import load_samples
-    from models.training import TrainConfig, train
+    from models.training import TrainConfig, fine_tune_spec, train
 
     try:
         if (args.out / CARD_NAME).exists() and not args.force:
@@ -79,7 +88,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.imagenet_weights is not None and args.task != "nifty":
             raise ValueError("--imagenet-weights applies to the nifty classifier only")
-        spec = ModelSpec.default(args.task, arch=args.arch, image=args.image, image_size=args.image_size)
+        if args.imagenet_weights is not None and args.init_from is not None:
+            raise ValueError("--imagenet-weights and --init-from exclude each other: start from one set of weights")
+        overrides = {"arch": args.arch, "image": args.image, "image_size": args.image_size}
+        if args.init_from is None:
+            spec = ModelSpec.default(args.task, **overrides)
+        else:  # the checkpoint's own model; a different --arch/--image/--image-size is refused by train()
+            given = {name: value for name, value in overrides.items() if value is not None}
+            spec = dataclasses.replace(fine_tune_spec(args.init_from, args.task), **given)
         config = TrainConfig(
             epochs=args.epochs,
             batch_size=args.batch_size,
@@ -94,7 +110,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.imagenet_weights is not None:
             prepare = partial(_load_imagenet, path=args.imagenet_weights)
         command = shlex.join(["python", "-m", "models.train", *argv])
-        card = train(spec, samples, config, args.out, command=command, prepare=prepare, progress=not args.quiet)
+        card = train(
+            spec,
+            samples,
+            config,
+            args.out,
+            command=command,
+            prepare=prepare,
+            progress=not args.quiet,
+            init_from=args.init_from,
+        )
     except (DataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -6,6 +6,14 @@ time the validation figure improves, and a stop after ``patience`` epochs
 without improvement or at ``epochs``. Ctrl-C stops training too: the best
 weights so far are kept, evaluated, and the card says ``"interrupted": true``.
 
+Callers can follow and steer a run: ``on_batch`` and ``on_epoch`` receive a
+:class:`BatchReport` after every optimiser step and an :class:`EpochReport`
+after every validation; ``on_epoch`` returning ``False`` stops training at
+that epoch and, as Ctrl-C does, keeps the best checkpoint (the card says
+``"status": "stopped"``). ``init_from`` fine-tunes: training starts from the
+weights of an existing checkpoint of the same model (loaded with the safe
+loader; another task, architecture or image size is refused).
+
 Reproducible on CPU under a fixed seed: one seeded generator shuffles, torch
 is seeded, deterministic algorithms are requested, and no worker processes are
 used. A GPU is used when one is present (its results may differ in the last
@@ -18,6 +26,8 @@ import copy
 import dataclasses
 import math
 import platform
+import secrets
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -29,9 +39,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from data.bars import LoadedBars
+from data.settings import cache_dir
+from data.windows import make_nifty_days, make_ticker_windows
 from models.architectures import LOG10_SCALE, ModelSpec, build_model
-from models.checkpoints import save_checkpoint
-from models.datasets import TaskSamples
+from models.checkpoints import TRAIN_COMMAND, CheckpointError, load_checkpoint, read_card, save_checkpoint
+from models.datasets import TaskSamples, _nifty_samples, _ticker_samples
 from models.evaluation import classifier_report, fit_offset_correction, regressor_report
 
 #: Bootstrap block (windows) for the regressor's confidence intervals; shorter test splits use their length.
@@ -43,6 +56,65 @@ DEFAULT_LR = {"ticker": 0.003, "nifty": 0.001}
 #: 0.69 with AdamW 0.05); the regressor keeps the paper's plain Adam.
 DEFAULT_WEIGHT_DECAY = {"ticker": 0.0, "nifty": 0.05}
 ALERT_THRESHOLDS_PCT = (0.5, 1.0, 1.5, 2.0)
+#: What the validation figure is, per task (lower is better for both).
+VALIDATION_NAME = {"ticker": "val RMSE log10", "nifty": "val cross-entropy"}
+#: What the training loss is, per task.
+TRAIN_LOSS_NAME = {"ticker": "MSE (log10 close × 1000)²", "nifty": "cross-entropy"}
+#: Sub-folder of the cache folder that holds checkpoints trained from the dashboard.
+CHECKPOINTS_SUBDIR = "checkpoints"
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchReport:
+    """Progress after one optimiser step, given to ``on_batch``.
+
+    Attributes:
+        epoch: the current epoch, from 1.
+        epochs: the most epochs this run may take (``TrainConfig.epochs``).
+        batch: the batch just done, from 1.
+        batches: batches per epoch.
+        loss: mean training loss of the epoch so far.
+        seconds: since training started.
+    """
+
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int
+    loss: float
+    seconds: float
+
+    @property
+    def fraction(self) -> float:
+        """Share of the most steps this run may take that is done, in [0, 1]."""
+        return ((self.epoch - 1) * self.batches + self.batch) / (self.epochs * self.batches)
+
+
+@dataclasses.dataclass(frozen=True)
+class EpochReport:
+    """One finished epoch, given to ``on_epoch``; the same figures as the card's ``training.history``.
+
+    Attributes:
+        epoch: the epoch just finished, from 1.
+        epochs: the most epochs this run may take.
+        train_loss: mean training loss of the epoch (:data:`TRAIN_LOSS_NAME`).
+        validation: the validation figure after the epoch (:data:`VALIDATION_NAME`; lower is better).
+        best_validation: the lowest validation figure so far (this epoch's included).
+        best_epoch: the epoch that reached it; its weights are the saved checkpoint.
+        improved: this epoch set a new best (and was saved).
+        seconds: since training started.
+        validation_name: what ``validation`` measures.
+    """
+
+    epoch: int
+    epochs: int
+    train_loss: float
+    validation: float
+    best_validation: float
+    best_epoch: int
+    improved: bool
+    seconds: float
+    validation_name: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,6 +269,124 @@ def versions() -> dict[str, str]:
     }
 
 
+def samples_from_bars(spec: ModelSpec, loaded: LoadedBars) -> TaskSamples:
+    """The samples of ``spec.task`` cut from bars already loaded (e.g. an upload read from memory).
+
+    ``loaded`` must be at the task's interval: minute bars for ``nifty``, hourly bars for ``ticker``.
+
+    Raises:
+        DataError: too few samples for a split, or bars at another interval.
+    """
+    if spec.task == "nifty":
+        return _nifty_samples(spec, loaded, make_nifty_days(loaded.bars))
+    return _ticker_samples(spec, loaded, make_ticker_windows(loaded.bars, spec.sequence_length))
+
+
+def new_checkpoint_folder(task: str) -> Path:
+    """A new, empty folder for a checkpoint of ``task`` under ``<cache>/checkpoints``.
+
+    The name is generated (task, UTC time, random suffix): it never comes from user input, and
+    nothing is written into the repository.
+    """
+    if task not in DEFAULT_LR:
+        raise ValueError(f"task must be one of {tuple(DEFAULT_LR)}, got {task!r}")
+    root = cache_dir() / CHECKPOINTS_SUBDIR
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    while True:
+        folder = root / f"{task}-{stamp}-{secrets.token_hex(4)}"
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+
+
+def cli_command(
+    spec: ModelSpec, source: str, config: TrainConfig, out: str | Path, *, init_from: str | Path | None = None
+) -> str:
+    """The ``python -m models.train`` command line that trains ``spec`` on ``source`` as ``config`` says.
+
+    Recorded in the card of a model trained elsewhere (the dashboard) so that it can be rerun.
+
+    Raises:
+        ValueError: ``spec`` has widths the command line cannot set (only a fine-tuned model,
+            which takes its checkpoint's spec, may).
+    """
+    default = ModelSpec.default(spec.task, arch=spec.arch, image=spec.image, image_size=spec.image_size)
+    if init_from is None and spec != default:
+        raise ValueError(f"{TRAIN_COMMAND} cannot build {spec}: only arch, image and image size can be chosen")
+    argv = [TRAIN_COMMAND, "--task", spec.task, "--data", source]
+    if init_from is not None:
+        argv += ["--init-from", str(init_from)]
+    argv += ["--arch", spec.arch, "--image", spec.image, "--image-size", str(spec.image_size)]
+    argv += ["--epochs", str(config.epochs), "--seed", str(config.seed)]
+    defaults = TrainConfig()
+    for name in ("batch_size", "patience", "lr", "weight_decay"):
+        value = getattr(config, name)
+        if value != getattr(defaults, name):
+            argv += ["--" + name.replace("_", "-"), str(value)]
+    if config.half:
+        argv.append("--half")
+    return " ".join([argv[0], *map(shlex.quote, [*argv[1:], "--out", str(out), "--quiet"])])
+
+
+def same_test_split(card: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether two cards were tested on the very same samples: only then do their test metrics compare.
+
+    Same task, data source and date range, and the same split sizes.
+    """
+    return (
+        card.get("task") == other.get("task")
+        and all(card["data"].get(key) == other["data"].get(key) for key in ("source", "first", "last", "samples"))
+        and card.get("split") == other.get("split")
+    )
+
+
+def fine_tune_spec(init_from: str | Path, task: str) -> ModelSpec:
+    """The :class:`ModelSpec` of the checkpoint at ``init_from``, which must be a ``task`` model.
+
+    Raises:
+        CheckpointError: no readable checkpoint there, or one of another task.
+    """
+    card = read_card(init_from)
+    if card["task"] != task:
+        raise CheckpointError(
+            f"cannot fine-tune from {init_from}: it is a {card['task']} checkpoint, not a {task} one; "
+            f"pick a {task} checkpoint or train from scratch"
+        )
+    return ModelSpec(**card["spec"])
+
+
+def load_initial_weights(model: nn.Module, spec: ModelSpec, init_from: str | Path) -> dict[str, Any]:
+    """Copy the weights of the checkpoint at ``init_from`` into ``model``; return what the card records.
+
+    The checkpoint is loaded with the safe loader (:func:`models.checkpoints.load_checkpoint`) and
+    must hold exactly ``spec``'s model: same task, image, image size, architecture and widths.
+
+    Raises:
+        CheckpointError: unreadable, unsafe or damaged checkpoint, or one of another model.
+    """
+    source = load_checkpoint(init_from, task=spec.task, image=spec.image, image_size=spec.image_size)
+    if source.spec != spec:
+        differences = ", ".join(
+            f"{field.name} {getattr(source.spec, field.name)!r} (wanted {getattr(spec, field.name)!r})"
+            for field in dataclasses.fields(spec)
+            if getattr(source.spec, field.name) != getattr(spec, field.name)
+        )
+        raise CheckpointError(
+            f"cannot fine-tune from {init_from}: its model differs from the one to train: {differences}; "
+            f"fine-tune with the checkpoint's own settings or train from scratch"
+        )
+    model.load_state_dict(source.model.state_dict(), strict=True)
+    return {
+        "checkpoint": str(init_from),
+        "weights_sha256": source.card["weights_sha256"],
+        "data_source": source.card["data"]["source"],
+        "command": source.card["command"],
+    }
+
+
 def train(
     spec: ModelSpec,
     samples: TaskSamples,
@@ -206,6 +396,9 @@ def train(
     command: str,
     prepare: Callable[[nn.Module], None] | None = None,
     progress: bool = True,
+    init_from: str | Path | None = None,
+    on_batch: Callable[[BatchReport], object] | None = None,
+    on_epoch: Callable[[EpochReport], bool | None] | None = None,
 ) -> dict[str, Any]:
     """Train ``spec`` on ``samples``, write the best checkpoint and its card to ``out``; return the card.
 
@@ -215,11 +408,23 @@ def train(
         config: epochs, batch size, learning rate, patience, seed.
         out: checkpoint folder (created).
         command: the exact command line, recorded so that it can be rerun.
-        prepare: called on the fresh model before training (e.g. to load ImageNet weights).
+        prepare: called on the model before training, after ``init_from``'s weights are loaded
+            (e.g. to load ImageNet weights).
         progress: show the progress bar (off in tests).
+        init_from: fine-tune: start from the weights of this checkpoint, which must hold ``spec``'s
+            model (the card records it under ``training.init_from``).
+        on_batch: called after every optimiser step with a :class:`BatchReport`.
+        on_epoch: called after every epoch's validation (and save, when it improved) with an
+            :class:`EpochReport`; returning ``False`` stops training there, keeping the best
+            checkpoint, and the card's status is ``"stopped"``.
+
+    Raises:
+        CheckpointError: ``init_from`` cannot be loaded or holds another model; ``out`` cannot be written.
+        KeyboardInterrupt: Ctrl-C before the first epoch ended (nothing was saved).
     """
     rng = seed_everything(config.seed)
     model = build_model(spec)
+    initial = None if init_from is None else load_initial_weights(model, spec, init_from)
     if prepare is not None:
         prepare(model)
     where = device()
@@ -237,7 +442,7 @@ def train(
 
     best_figure, best_state, best_epoch, history = math.inf, None, 0, []
     started = time.perf_counter()
-    interrupted = False
+    interrupted = stopped = False
     try:
         for epoch in range(1, config.epochs + 1):
             model.train()
@@ -247,7 +452,7 @@ def train(
             bar = tqdm(
                 batches, desc=f"epoch {epoch}/{config.epochs}", disable=not progress, leave=False, file=sys.stderr
             )
-            for start in bar:
+            for number, start in enumerate(bar, start=1):
                 inputs, target = samples.batch(order[start : start + config.batch_size])
                 optimiser.zero_grad()
                 loss = training_loss(spec, model(*(t.to(where) for t in inputs)), target.to(where))
@@ -255,6 +460,17 @@ def train(
                 optimiser.step()
                 losses.append(loss.item())
                 bar.set_postfix(loss=f"{np.mean(losses):.4f}")
+                if on_batch is not None:
+                    on_batch(
+                        BatchReport(
+                            epoch=epoch,
+                            epochs=config.epochs,
+                            batch=number,
+                            batches=len(batches),
+                            loss=float(np.mean(losses)),
+                            seconds=time.perf_counter() - started,
+                        )
+                    )
             figure = _validation_figure(model, samples)
             history.append(
                 {
@@ -268,12 +484,26 @@ def train(
             if improved:
                 best_figure, best_epoch = figure, epoch
                 best_state = copy.deepcopy(model.state_dict())
-                card["training"] = _training_fields(config, spec, epoch, best_epoch, started, history, False)
+                card["training"] = _training_fields(config, spec, epoch, best_epoch, started, history, initial)
                 save_checkpoint(out, model, card, half=config.half)
             if progress:
-                name = "val RMSE log10" if spec.task == "ticker" else "val cross-entropy"
-                mark = "  * best, saved" if improved else ""
+                name, mark = VALIDATION_NAME[spec.task], "  * best, saved" if improved else ""
                 print(f"epoch {epoch:>2}: train loss {np.mean(losses):.4f}  {name} {figure:.5f}{mark}", file=sys.stderr)
+            if on_epoch is not None:
+                report = EpochReport(
+                    epoch=epoch,
+                    epochs=config.epochs,
+                    train_loss=history[-1]["train_loss"],
+                    validation=figure,
+                    best_validation=best_figure,
+                    best_epoch=best_epoch,
+                    improved=improved,
+                    seconds=time.perf_counter() - started,
+                    validation_name=VALIDATION_NAME[spec.task],
+                )
+                if on_epoch(report) is False:
+                    stopped = epoch < config.epochs
+                    break
             if epoch - best_epoch >= config.patience:
                 break
     except KeyboardInterrupt:
@@ -285,9 +515,11 @@ def train(
     model.load_state_dict(best_state)
     if config.half:  # evaluate the weights exactly as they are stored
         model.load_state_dict({k: v.half().to(v.dtype) if v.is_floating_point() else v for k, v in best_state.items()})
-    card["training"] = _training_fields(config, spec, len(history), best_epoch, started, history, interrupted)
+    card["training"] = _training_fields(
+        config, spec, len(history), best_epoch, started, history, initial, interrupted=interrupted, stopped=stopped
+    )
     card["metrics"] = evaluate(model, samples)
-    card["status"] = "interrupted" if interrupted else "complete"
+    card["status"] = "interrupted" if interrupted else "stopped" if stopped else "complete"
     save_checkpoint(out, model, card, half=config.half)
     return card
 
@@ -299,9 +531,12 @@ def _training_fields(
     best_epoch: int,
     started: float,
     history: list[dict[str, float]],
-    interrupted: bool,
+    initial: dict[str, Any] | None,
+    *,
+    interrupted: bool = False,
+    stopped: bool = False,
 ) -> dict[str, Any]:
-    return {
+    fields = {
         "epochs": epochs_run,
         "best_epoch": best_epoch,
         "max_epochs": config.epochs,
@@ -318,3 +553,8 @@ def _training_fields(
         "history": history,
         "versions": versions(),
     }
+    if stopped:
+        fields["stopped_by_caller"] = True
+    if initial is not None:
+        fields["init_from"] = initial
+    return fields

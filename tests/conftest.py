@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from data.settings import CACHE_ENV_VAR
 
@@ -25,15 +26,15 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     return folder
 
 
-@pytest.fixture(autouse=True)
-def keep_torch_threads():
-    """Pages set one torch thread for the server process; give later tests the machine back."""
-    import torch
+#: torch's thread count before any test module is imported (pages set one thread for the server).
+_TORCH_THREADS = torch.get_num_threads()
 
-    threads = torch.get_num_threads()
-    yield
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
+
+@pytest.fixture(autouse=True)
+def keep_torch_threads() -> None:
+    """Every test starts with torch's own thread count, whatever a page import set."""
+    if torch.get_num_threads() != _TORCH_THREADS:
+        torch.set_num_threads(_TORCH_THREADS)
 
 
 @pytest.fixture

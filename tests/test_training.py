@@ -2,19 +2,41 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
+import shlex
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yfinance as yf
 
+from data import load_source
 from data.demo import DEMO_INDEX, demo_bars
+from data.settings import cache_dir
 from models.architectures import ModelSpec
-from models.checkpoints import load_checkpoint, read_card
+from models.checkpoints import CheckpointError, load_checkpoint, read_card
 from models.datasets import load_samples
-from models.train import main
-from models.training import TrainConfig, train
+from models.registry import SHIPPED
+from models.train import build_parser, main
+from models.training import (
+    VALIDATION_NAME,
+    BatchReport,
+    EpochReport,
+    TrainConfig,
+    _validation_figure,
+    cli_command,
+    fine_tune_spec,
+    new_checkpoint_folder,
+    predict,
+    same_test_split,
+    samples_from_bars,
+    train,
+)
+from tests.conftest import REPO_ROOT
 
 SMALL_TICKER = {"image_size": 64, "width": 8, "extract_channels": 8, "lstm_hidden": 16, "head_hidden": 16}
 
@@ -75,7 +97,17 @@ def test_card_describes_data_split_and_training(small_ticker_run, ticker_samples
 
 def test_training_is_reproducible_under_a_seed(ticker_samples, tmp_path, small_ticker_run):
     config = TrainConfig(epochs=5, batch_size=32, seed=7)
-    train(ticker_samples.spec, ticker_samples, config, tmp_path, command="test", progress=False)
+    # followed by callbacks this time: watching a run must not change it
+    train(
+        ticker_samples.spec,
+        ticker_samples,
+        config,
+        tmp_path,
+        command="test",
+        progress=False,
+        on_batch=lambda report: None,
+        on_epoch=lambda report: True,
+    )
     assert read_card(tmp_path)["weights_sha256"] == read_card(small_ticker_run[0])["weights_sha256"]
 
 
@@ -195,6 +227,14 @@ def test_command_line_trains_on_faked_yahoo_data(tmp_path, monkeypatch):
     np.testing.assert_equal(card["data"]["first"], hourly.index[0].isoformat())
 
 
+def assert_one_line_refusal(err: str, message: str, out: Path) -> None:
+    """One ``error: …`` line on stderr holding ``message``, and nothing written to ``out``."""
+    assert err.startswith("error: ")
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -207,11 +247,7 @@ def test_command_line_trains_on_faked_yahoo_data(tmp_path, monkeypatch):
 )
 def test_bad_training_requests_are_one_clear_line(argv, message, tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path / "m")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ")
-    assert message in err
-    assert len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "m").exists()
+    assert_one_line_refusal(capsys.readouterr().err, message, tmp_path / "m")
 
 
 def test_unknown_task_is_one_line_from_the_argument_parser(capsys):
@@ -238,3 +274,275 @@ def test_an_existing_checkpoint_is_never_overwritten(small_ticker_run, capsys):
     assert main(["--task", "ticker", "--data", "demo:ACME", "--out", str(out)]) == 2
     assert "already holds a checkpoint; choose another --out or pass --force" in capsys.readouterr().err
     assert (out / "model.pt").read_bytes() == before
+
+
+# --------------------------------------------------------------------------- callbacks, stopping, fine-tuning
+
+FAST = {"batch_size": 256}
+
+
+@pytest.fixture(scope="module")
+def few_ticker_samples():
+    """The small regressor's samples from the first 1,500 hourly bars of demo:ACME (fast epochs)."""
+    loaded = demo_bars("ACME", "60m")
+    spec = ModelSpec.default("ticker", **SMALL_TICKER)
+    return samples_from_bars(spec, dataclasses.replace(loaded, bars=loaded.bars.iloc[:1500]))
+
+
+def test_callbacks_see_every_step_and_epoch_with_the_cards_figures(few_ticker_samples, tmp_path):
+    batches, epochs = [], []
+    card = train(
+        few_ticker_samples.spec,
+        few_ticker_samples,
+        TrainConfig(epochs=2, seed=1, **FAST),
+        tmp_path,
+        command="t",
+        progress=False,
+        on_batch=batches.append,
+        on_epoch=epochs.append,
+    )
+    history = card["training"]["history"]
+    assert all(isinstance(report, EpochReport) for report in epochs)
+    assert [report.epoch for report in epochs] == [entry["epoch"] for entry in history] == [1, 2]
+    assert [report.train_loss for report in epochs] == [entry["train_loss"] for entry in history]
+    assert [report.validation for report in epochs] == [entry["validation"] for entry in history]
+    assert epochs[-1].best_validation == min(entry["validation"] for entry in history)
+    assert epochs[-1].best_epoch == card["training"]["best_epoch"]
+    assert [report.improved for report in epochs] == [
+        entry["validation"] < min([np.inf] + [e["validation"] for e in history[:i]]) for i, entry in enumerate(history)
+    ]
+    assert {report.validation_name for report in epochs} == {VALIDATION_NAME["ticker"]} == {"val RMSE log10"}
+    assert all(report.epochs == 2 for report in epochs)
+    assert [r.seconds for r in epochs] == sorted(r.seconds for r in epochs)
+
+    per_epoch = -(-card["split"]["train"] // FAST["batch_size"])  # ceil
+    assert all(isinstance(report, BatchReport) for report in batches)
+    assert len(batches) == 2 * per_epoch
+    assert [(r.epoch, r.batch) for r in batches] == [(e, b) for e in (1, 2) for b in range(1, per_epoch + 1)]
+    fractions = [r.fraction for r in batches]
+    assert fractions == sorted(fractions)
+    assert fractions[0] == pytest.approx(1 / (2 * per_epoch))
+    assert fractions[-1] == 1.0
+    # the last step's running loss is the epoch's mean training loss
+    last_of_epoch = [r for r in batches if r.batch == per_epoch]
+    assert [r.loss for r in last_of_epoch] == pytest.approx([entry["train_loss"] for entry in history], rel=1e-12)
+    assert card["status"] == "complete"
+    assert "init_from" not in card["training"]
+
+
+def test_stopping_from_the_callback_keeps_the_best_checkpoint(few_ticker_samples, tmp_path):
+    seen = []
+
+    def stop_after_three(report: EpochReport) -> bool:
+        seen.append(report)
+        return report.epoch < 3
+
+    card = train(
+        few_ticker_samples.spec,
+        few_ticker_samples,
+        TrainConfig(epochs=10, seed=2, **FAST),
+        tmp_path,
+        command="t",
+        progress=False,
+        on_epoch=stop_after_three,
+    )
+    assert [report.epoch for report in seen] == [1, 2, 3]  # no epoch after the stop
+    assert card["status"] == "stopped"
+    assert card["training"]["stopped_by_caller"] is True
+    assert card["training"]["interrupted"] is False
+    assert card["training"]["epochs"] == 3
+    saved = read_card(tmp_path)
+    assert saved["status"] == "stopped"
+    assert "rmse_log" in saved["metrics"]["model"]
+    # the saved weights are those of the best epoch, not of the last one
+    best = min(report.validation for report in seen)
+    assert saved["training"]["best_epoch"] == next(r.epoch for r in seen if r.validation == best)
+    loaded = load_checkpoint(tmp_path, task="ticker")
+    assert _validation_figure(loaded.model, few_ticker_samples) == pytest.approx(best, rel=1e-6)
+
+
+def test_returning_false_at_the_last_epoch_is_a_complete_run(few_ticker_samples, tmp_path):
+    card = train(
+        few_ticker_samples.spec,
+        few_ticker_samples,
+        TrainConfig(epochs=1, **FAST),
+        tmp_path,
+        command="t",
+        progress=False,
+        on_epoch=lambda report: False,
+    )
+    assert card["status"] == "complete"
+    assert "stopped_by_caller" not in card["training"]
+
+
+def test_fine_tuning_starts_from_the_checkpoints_weights(small_ticker_run, few_ticker_samples, tmp_path):
+    source_folder = small_ticker_run[0]
+    source = load_checkpoint(source_folder, task="ticker")
+    source_card = source.card
+    seen = {}
+
+    def capture(model) -> None:  # called after init_from's weights are loaded, before the first step
+        seen.update({key: value.detach().clone() for key, value in model.state_dict().items()})
+
+    card = train(
+        few_ticker_samples.spec,
+        few_ticker_samples,
+        TrainConfig(epochs=1, lr=1e-9, **FAST),
+        tmp_path / "tuned",
+        command="t",
+        progress=False,
+        prepare=capture,
+        init_from=source_folder,
+    )
+    expected = source.model.state_dict()
+    assert seen.keys() == expected.keys()
+    assert all(torch.equal(seen[key], expected[key]) for key in expected)
+    assert card["training"]["init_from"] == {
+        "checkpoint": str(source_folder),
+        "weights_sha256": source_card["weights_sha256"],
+        "data_source": "demo:ACME",
+        "command": "test",
+    }
+    # with a vanishing learning rate the model still forecasts the source's moves (only BatchNorm's
+    # running statistics move, towards the same training data); a fresh model forecasts none of them
+    train(
+        few_ticker_samples.spec,
+        few_ticker_samples,
+        TrainConfig(epochs=1, lr=1e-9, **FAST),
+        tmp_path / "fresh",
+        command="t",
+        progress=False,
+    )
+    validation = few_ticker_samples.indices("validation")
+
+    def moves(folder) -> np.ndarray:
+        model = load_checkpoint(folder, task="ticker").model
+        return predict(model, few_ticker_samples, validation) - few_ticker_samples.last_log10[validation]
+
+    source_moves = moves(source_folder)
+    assert np.corrcoef(moves(tmp_path / "tuned"), source_moves)[0, 1] > 0.9  # measured 0.98
+    assert abs(np.corrcoef(moves(tmp_path / "fresh"), source_moves)[0, 1]) < 0.3  # measured 0.002
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"image_size": 96}, "takes 64-px images, not 96-px"),
+        ({"image": "gadf"}, "takes candlestick images, not gadf"),
+        ({"width": 16}, "its model differs from the one to train: width 8 (wanted 16)"),
+        ({"arch": "cnn-lstm-resnet18"}, "arch 'cnn-lstm-resnet34' (wanted 'cnn-lstm-resnet18')"),
+    ],
+)
+def test_fine_tuning_from_another_model_is_refused(small_ticker_run, few_ticker_samples, tmp_path, overrides, message):
+    spec = ModelSpec.default("ticker", **{**SMALL_TICKER, **overrides})
+    out = tmp_path / "m"
+    with pytest.raises(CheckpointError, match=re.escape(message)):
+        train(
+            spec,
+            few_ticker_samples,
+            TrainConfig(epochs=1),
+            out,
+            command="t",
+            progress=False,
+            init_from=small_ticker_run[0],
+        )
+    assert not out.exists()
+
+
+def test_fine_tuning_from_another_task_is_refused(few_ticker_samples, tmp_path):
+    with pytest.raises(CheckpointError, match="is for the nifty task, not ticker; pick a ticker checkpoint"):
+        train(
+            few_ticker_samples.spec,
+            few_ticker_samples,
+            TrainConfig(epochs=1),
+            tmp_path / "m",
+            command="t",
+            progress=False,
+            init_from=SHIPPED["nifty"],
+        )
+    with pytest.raises(CheckpointError, match="it is a nifty checkpoint, not a ticker one; pick a ticker checkpoint"):
+        fine_tune_spec(SHIPPED["nifty"], "ticker")
+    assert fine_tune_spec(SHIPPED["ticker"], "ticker") == load_checkpoint(SHIPPED["ticker"]).spec
+
+
+def test_command_line_fine_tunes_with_the_checkpoints_own_model(small_ticker_run, tmp_path):
+    path = tmp_path / "globex.csv"
+    demo_bars("GLOBEX", "60m").bars.iloc[:700].to_csv(path)
+    out = tmp_path / "tuned"
+    argv = ["--task", "ticker", "--data", str(path), "--init-from", str(small_ticker_run[0])]
+    assert main([*argv, "--epochs", "1", "--quiet", "--out", str(out)]) == 0
+    card = read_card(out)
+    assert card["spec"] == read_card(small_ticker_run[0])["spec"]  # width 8, 64 px: not the defaults
+    assert card["training"]["init_from"]["weights_sha256"] == read_card(small_ticker_run[0])["weights_sha256"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--task", "ticker", "--init-from", str(SHIPPED["nifty"])], "is a nifty checkpoint, not a ticker one"),
+        (["--task", "ticker", "--init-from", str(SHIPPED["ticker"]), "--image-size", "96"], "not 96-px"),
+        (
+            ["--task", "nifty", "--init-from", str(SHIPPED["nifty"]), "--imagenet-weights", "w.pth"],
+            "exclude each other",
+        ),
+        (["--task", "ticker", "--init-from", "no/such/folder"], "checkpoint no/such/folder does not exist"),
+    ],
+)
+def test_bad_fine_tuning_requests_are_one_clear_line(extra, message, tmp_path, capsys):
+    assert main([*extra, "--data", "demo:ACME", "--out", str(tmp_path / "m")]) == 2
+    assert_one_line_refusal(capsys.readouterr().err, message, tmp_path / "m")
+
+
+def test_cli_command_parses_back_to_the_same_request(tmp_path):
+    spec = ModelSpec.default("ticker", image_size=96)
+    config = TrainConfig(epochs=4, seed=11, batch_size=32, half=True)
+    out = tmp_path / "a folder with spaces"
+    command = cli_command(spec, "my prices.csv", config, out, init_from=SHIPPED["ticker"])
+    argv = shlex.split(command)
+    assert argv[:3] == ["python", "-m", "models.train"]
+    args = build_parser().parse_args(argv[3:])
+    assert (args.task, args.data, args.arch, args.image, args.image_size) == (
+        "ticker",
+        "my prices.csv",
+        "cnn-lstm-resnet34",
+        "candlestick",
+        96,
+    )
+    assert (args.epochs, args.seed, args.batch_size, args.half, args.quiet) == (4, 11, 32, True, True)
+    assert (args.out, args.init_from, args.lr, args.patience) == (out, SHIPPED["ticker"], None, 5)
+    narrow = ModelSpec.default("ticker", width=8)
+    with pytest.raises(ValueError, match="only arch, image and image size can be chosen"):
+        cli_command(narrow, "demo:ACME", config, out)
+    assert "--init-from" in cli_command(narrow, "demo:ACME", config, out, init_from=SHIPPED["ticker"])
+
+
+def test_samples_from_bars_match_load_samples(ticker_samples):
+    again = samples_from_bars(ticker_samples.spec, load_source("demo:ACME", "60m"))
+    assert list(again.split.sizes()) == list(ticker_samples.split.sizes())
+    np.testing.assert_array_equal(again.targets, ticker_samples.targets)
+    np.testing.assert_array_equal(again.ohlc, ticker_samples.ohlc)
+    assert again.describe() == ticker_samples.describe()
+
+
+def test_new_checkpoint_folders_are_fresh_generated_names_in_the_cache(isolated_cache):
+    folders = [new_checkpoint_folder("ticker") for _ in range(3)] + [new_checkpoint_folder("nifty")]
+    assert len(set(folders)) == 4
+    for folder in folders:
+        assert folder.is_dir()
+        assert not any(folder.iterdir())
+        assert folder.parent == cache_dir() / "checkpoints"
+        assert folder.is_relative_to(isolated_cache)
+        assert not folder.resolve().is_relative_to(REPO_ROOT)
+        assert re.fullmatch(r"(ticker|nifty)-\d{8}-\d{6}-[0-9a-f]{8}", folder.name)
+    with pytest.raises(ValueError, match="task must be one of"):
+        new_checkpoint_folder("../../etc")
+
+
+def test_only_cards_tested_on_the_same_samples_compare():
+    shipped = read_card(SHIPPED["ticker"])
+    assert same_test_split(shipped, json.loads(json.dumps(shipped)))
+    other_source = {**shipped, "data": {**shipped["data"], "source": "demo:GLOBEX"}}
+    shorter = {**shipped, "data": {**shipped["data"], "last": "2024-06-28T15:30:00"}}
+    other_split = {**shipped, "split": {**shipped["split"], "test": shipped["split"]["test"] - 1}}
+    for other in (other_source, shorter, other_split, read_card(SHIPPED["nifty"])):
+        assert not same_test_split(shipped, other)

@@ -1,0 +1,212 @@
+"""Train: train or fine-tune either model on the chosen data, watch it learn, then use it on every page."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from data import DataError
+from data.demo import DEMO_INDEX, DEMO_TICKERS
+from data.settings import SYNTHETIC_LABEL
+from models.architectures import ARCHS, IMAGES, ModelSpec
+from models.checkpoints import CheckpointError, read_card
+from models.registry import SHIPPED
+from models.training import (
+    TRAIN_LOSS_NAME,
+    VALIDATION_NAME,
+    TrainConfig,
+    cli_command,
+    fine_tune_spec,
+    new_checkpoint_folder,
+    same_test_split,
+    samples_from_bars,
+    train,
+)
+from pages.shared import active_checkpoint, load_named, load_upload, use_checkpoint
+
+TASKS = {"Ticker regressor (next-hour close)": "ticker", "NIFTY-day classifier (up or down day)": "nifty"}
+INTERVAL = {"nifty": "1m", "ticker": "60m"}
+DEMO_CHOICES = {"nifty": (DEMO_INDEX,), "ticker": DEMO_TICKERS}
+IMAGE_SIZES = (32, 48, 64, 96, 128, 192, 256, 350)
+SCRATCH, FINE_TUNE = "From scratch", "Fine-tune the active model"
+RESULT_KEY = "train::result"
+#: Headline test metrics per task: (card key, label, format, lower is better).
+HEADLINE = {
+    "nifty": (("accuracy", "Accuracy", "{:.3f}", False), ("auc", "ROC AUC", "{:.3f}", False)),
+    "ticker": (
+        ("rmse_log", "RMSE (log10 close)", "{:.5f}", True),
+        ("mape_pct", "MAPE", "{:.3f} %", True),
+        ("direction_accuracy", "Direction accuracy", "{:.3f}", False),
+    ),
+}
+
+
+@st.cache_resource(show_spinner=False)
+def training_lock() -> threading.Lock:
+    """One training at a time on this server (shared by every session)."""
+    return threading.Lock()
+
+
+def loss_figure(history: list[dict], task: str, synthetic: bool) -> go.Figure:
+    """Train loss and validation figure per epoch (the regressor's on a second axis: other units)."""
+    epochs = [entry["epoch"] for entry in history]
+    figure = go.Figure()
+    figure.add_scatter(x=epochs, y=[e["train_loss"] for e in history], name=f"train loss ({TRAIN_LOSS_NAME[task]})")
+    figure.add_scatter(
+        x=epochs,
+        y=[e["validation"] for e in history],
+        name=VALIDATION_NAME[task],
+        yaxis="y2" if task == "ticker" else "y",
+    )
+    title = "<br>".join(part for part in ("Loss per epoch", SYNTHETIC_LABEL if synthetic else "") if part)
+    figure.update_traces(mode="lines+markers")
+    figure.update_layout(
+        title=title,
+        xaxis={"title": "epoch", "dtick": 1},
+        yaxis={"title": TRAIN_LOSS_NAME[task] if task == "ticker" else "cross-entropy"},
+        height=360,
+        legend={"orientation": "h", "y": -0.25},
+    )
+    if task == "ticker":
+        figure.update_layout(yaxis2={"title": VALIDATION_NAME[task], "overlaying": "y", "side": "right"})
+    return figure
+
+
+def run_training(task, spec, loaded, source, init_from, config) -> dict:
+    """Train with a live progress bar and loss chart; the checkpoint goes to a new cache folder."""
+    with st.spinner("Cutting the samples and drawing the images (the first GADF of a new server takes ≈ 25 s)…"):
+        samples = samples_from_bars(spec, loaded)
+    folder = new_checkpoint_folder(task)
+    bar, chart, history = st.progress(0.0, text="Starting…"), st.empty(), []
+
+    def on_batch(report) -> None:
+        text = f"Epoch {report.epoch}/{report.epochs} · batch {report.batch}/{report.batches} · loss {report.loss:.4f}"
+        bar.progress(min(report.fraction, 1.0), text=text)
+
+    def on_epoch(report) -> None:
+        history.append({"epoch": report.epoch, "train_loss": report.train_loss, "validation": report.validation})
+        chart.plotly_chart(loss_figure(history, task, loaded.synthetic), width="stretch")
+
+    finished = False
+    try:
+        command = cli_command(spec, source, config, folder, init_from=init_from)
+        card = train(
+            spec, samples, config, folder, command=command, progress=False, init_from=init_from,
+            on_batch=on_batch, on_epoch=on_epoch,
+        )  # fmt: skip
+        finished = True
+    finally:  # an error or a rerun mid-training leaves no half-made checkpoint behind
+        if not finished:
+            shutil.rmtree(folder, ignore_errors=True)
+    done = card["training"]
+    bar.progress(1.0, text=f"Done: {done['epochs']} epoch(s) in {done['seconds']:.0f} s, evaluated on the test split")
+    return {"task": task, "folder": str(folder), "card": read_card(folder), "synthetic": loaded.synthetic}
+
+
+def show_result(result: dict, *, chart: bool) -> None:
+    task, card, folder = result["task"], result["card"], result["folder"]
+    metrics, training = card["metrics"], card["training"]
+    st.subheader("The new model on its chronological test split")
+    if chart:
+        st.plotly_chart(loss_figure(training["history"], task, result["synthetic"]), width="stretch")
+    (st.success if metrics.get("beats_baseline") else st.warning)(metrics["verdict"])
+    columns = st.columns(len(HEADLINE[task]))
+    for column, (key, label, fmt, lower) in zip(columns, HEADLINE[task], strict=True):
+        model, baseline = metrics["model"][key], metrics["baseline"][key]
+        column.metric(
+            label,
+            fmt.format(model),
+            f"{fmt.replace('{:', '{:+').format(model - baseline)} vs baseline ({fmt.format(baseline)})",
+            delta_color="inverse" if lower else "normal",
+        )
+    try:
+        shipped = read_card(SHIPPED[task])
+    except CheckpointError:
+        shipped = None
+    if shipped is not None and same_test_split(card, shipped):
+        figures = ", ".join(
+            f"{label} {fmt.format(shipped['metrics']['model'][k])}" for k, label, fmt, _ in HEADLINE[task]
+        )
+        st.caption(f"The shipped model on the same data and test split: {figures}.")
+    data = card["data"]
+    interval = metrics["model"].get("accuracy_ci95")
+    st.caption(
+        (f"Accuracy 95 % CI {interval[0]:.3f}–{interval[1]:.3f} · " if interval else "")
+        + f"Best epoch {training['best_epoch']} of {training['epochs']} · {card['split']['test']} test samples · "
+        f"data {data['source']} {data['first'][:10]} → {data['last'][:10]}"
+        + (" (synthetic)" if data.get("synthetic") else "")
+        + f" · saved in `{folder}`"
+    )
+    if active_checkpoint(task) == folder:
+        st.success("Every page of this session now uses this model.")
+    else:
+        st.button("Use this model on every page", on_click=use_checkpoint, args=(task, folder), key="use_model")
+
+
+st.title("Train")
+st.caption(
+    "Train or fine-tune a model on the chosen data; it is saved in the cache folder, never in the project. "
+    "Changing a setting while training runs stops it."
+)
+task = TASKS[st.radio("Model", list(TASKS), horizontal=True, key="task")]
+active = active_checkpoint(task)
+if active == str(SHIPPED[task]):
+    st.info(f"Every page uses the shipped {task} model.")
+else:
+    st.info(f"Every page uses the {task} model in `{active}`.")
+    st.button("Back to the shipped model", on_click=use_checkpoint, args=(task, SHIPPED[task]), key="use_shipped")
+
+kind = st.radio("Data", ["Demo market", "Upload a file"], horizontal=True, key="source_kind")
+start = st.radio("Start", [SCRATCH, FINE_TUNE], horizontal=True, key="start")
+try:
+    if kind == "Demo market":
+        source = "demo:" + st.selectbox("Demo symbol (synthetic)", DEMO_CHOICES[task], key=f"demo_{task}")
+        st.info(SYNTHETIC_LABEL)
+        upload = None
+    else:
+        upload = st.file_uploader("CSV or Parquet of OHLC(V) bars", type=["csv", "txt", "parquet"], key="upload")
+        source = upload.name if upload is not None else ""
+    if start == FINE_TUNE:
+        init_from = active
+        spec = fine_tune_spec(active, task)
+        st.caption(f"Fine-tuning keeps the active model: {spec.arch}, {spec.image} images of {spec.image_size} px.")
+    else:
+        init_from = None
+        default = ModelSpec.default(task)
+        with st.expander(f"Model: {default.arch}, {default.image} {default.image_size} px unless changed here"):
+            arch = st.selectbox("Architecture", ARCHS[task], key=f"arch_{task}")
+            image = st.selectbox("Image", IMAGES, index=IMAGES.index(default.image), key=f"image_{task}")
+            size = ModelSpec.default(task, image=image).image_size
+            size = st.selectbox("Image size (px)", IMAGE_SIZES, IMAGE_SIZES.index(size), key=f"size_{task}_{image}")
+        spec = ModelSpec.default(task, arch=arch, image=image, image_size=size)
+    left, right = st.columns(2)
+    epochs = left.number_input("Epochs (at most; early stopping after 5 without progress)", 1, 30, 3, key="epochs")
+    seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="seed")
+    config = TrainConfig(epochs=int(epochs), seed=int(seed), half=True)
+except (DataError, ValueError) as error:
+    st.error(f"{error}")
+    st.stop()
+
+if st.button("Start training", type="primary", key="start_training", disabled=kind != "Demo market" and not upload):
+    lock = training_lock()
+    if not lock.acquire(blocking=False):
+        st.warning("Another session is training on this server; start again when it has finished.")
+        st.stop()
+    try:
+        interval = INTERVAL[task]
+        loaded = load_named(source, interval) if upload is None else load_upload(upload.getvalue(), source, interval)
+        st.session_state[RESULT_KEY] = run_training(task, spec, loaded, source, init_from, config)
+        show_result(st.session_state[RESULT_KEY], chart=False)
+    except (DataError, ValueError) as error:  # CheckpointError is a ValueError
+        st.error(f"{error}")
+    except (RuntimeError, MemoryError, OSError) as error:
+        st.error(f"Training failed: {error}. Try fewer epochs, a smaller image size or the default model.")
+    finally:
+        lock.release()
+elif (result := st.session_state.get(RESULT_KEY)) is not None and result["task"] == task:
+    show_result(result, chart=True)
+elif kind != "Demo market" and not upload:
+    st.info("Upload a file: the Kaggle NIFTY 100 minute file, a yfinance export, or any timestamp + OHLC CSV.")
