@@ -9,9 +9,9 @@ import streamlit as st
 
 from data import DataError
 from data.views import nifty_day_view
-from models.checkpoints import CheckpointError, LoadedCheckpoint
+from models.checkpoints import LoadedCheckpoint
 from pages.components import panel_settings, show_comparison
-from pages.shared import active_checkpoint, active_model, first_hours, pick_source
+from pages.shared import first_hours, pick_model, pick_source
 from xai.report import WindowExplanation, explain_window
 
 TASK = "nifty"
@@ -74,15 +74,11 @@ if picked not in calendar:
 position = calendar.index(picked)
 st.query_params["day"] = picked.isoformat()
 
-try:
-    loaded = active_model(TASK)
-except CheckpointError as error:
-    st.error(f"The NIFTY model could not be loaded: {error}. Pick the shipped model on the Train page.")
-    st.stop()
+folder, loaded = pick_model(TASK)
 view = nifty_day_view(choice.loaded, days, position)
 settings = panel_settings()
 result = explained_day(
-    active_checkpoint(TASK), choice.cache_key, picked.isoformat(), settings.methods or ("saliency",), loaded, view.bars
+    folder, choice.cache_key, picked.isoformat(), settings.methods or ("saliency",), loaded, view.bars
 )
 
 with st.container(key="prediction"):
@@ -112,7 +108,7 @@ with st.container(key="prediction"):
 
 show_comparison(
     loaded,
-    active_checkpoint(TASK),
+    folder,
     view.bars,
     result,
     settings,

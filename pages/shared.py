@@ -24,8 +24,8 @@ from data.demo import DEMO_INDEX, DEMO_SYMBOLS, DEMO_TICKERS
 from data.settings import SYNTHETIC_LABEL, TORCH_THREADS_ENV_VAR
 from data.sources import to_interval
 from data.windows import NiftyDays
-from models.checkpoints import LoadedCheckpoint, load_checkpoint
-from models.registry import SHIPPED
+from models.checkpoints import CheckpointError, LoadedCheckpoint, load_checkpoint, read_card
+from models.registry import SHIPPED, available_checkpoints
 from xai import captum_ready
 
 
@@ -161,3 +161,41 @@ def pick_source(task: str) -> SourceChoice:
     if loaded.synthetic:
         st.caption(SYNTHETIC_LABEL)
     return SourceChoice(loaded=loaded, source=source, cache_key=cache_key, payload=payload, name=name)
+
+
+def pick_model(task: str) -> tuple[str, LoadedCheckpoint]:
+    """Sidebar choice of the model for ``task`` (``?model=`` holds its name); its folder and the loaded model.
+
+    Lists the shipped checkpoint and those trained on the Train page. Stops the page with a message
+    when the chosen checkpoint cannot be loaded.
+    """
+    choices = available_checkpoints(task)
+    by_folder = {str(folder): name for name, folder in choices.items()}
+    current = by_folder.get(active_checkpoint(task), "shipped")
+    linked = st.query_params.get("model")
+    if linked and f"{task}_model" not in st.session_state:
+        if linked in choices:
+            current = linked
+        else:
+            st.warning(f"The link's model {linked!r} is not available here; using {current!r}.")
+    names = list(choices)
+    name = st.sidebar.selectbox(
+        "Model", names, index=names.index(current), key=f"{task}_model", format_func=lambda n: _model_label(task, n)
+    )
+    use_checkpoint(task, choices[name])
+    st.query_params["model"] = name
+    try:
+        return str(choices[name]), active_model(task)
+    except CheckpointError as error:
+        st.error(f"The model {name!r} could not be loaded: {error}. Pick another model in the sidebar.")
+        st.stop()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _model_label(task: str, name: str) -> str:
+    folder = available_checkpoints(task).get(name)
+    try:
+        card = read_card(folder)
+    except (CheckpointError, TypeError):
+        return name
+    return f"{name} — {card['arch']}, {card['image']} {card['image_size']} px"

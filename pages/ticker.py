@@ -10,9 +10,9 @@ from data.images import candlestick_figure
 from data.images.display import gadf_figure
 from data.settings import TICKER_WINDOW_BARS
 from data.views import count_ticker_windows, ticker_window_view
-from models.checkpoints import CheckpointError, LoadedCheckpoint
+from models.checkpoints import LoadedCheckpoint
 from pages.components import panel_settings, show_comparison
-from pages.shared import active_checkpoint, active_model, pick_source
+from pages.shared import pick_model, pick_source
 from xai.report import WindowExplanation, explain_window
 
 TASK = "ticker"
@@ -91,11 +91,7 @@ st.query_params["threshold"] = f"{threshold:g}"
 corrected = correction_col.toggle("Paper's offset correction", value=False, key="corrected")
 direction = DIRECTIONS[direction_col.selectbox("Explain", list(DIRECTIONS), key="direction")]
 
-try:
-    loaded = active_model(TASK)
-except CheckpointError as error:
-    st.error(f"The ticker model could not be loaded: {error}. Pick the shipped model on the Train page.")
-    st.stop()
+folder, loaded = pick_model(TASK)
 try:
     view = ticker_window_view(choice.loaded, position, image_size=loaded.spec.image_size)
 except DataError as error:
@@ -103,7 +99,7 @@ except DataError as error:
     st.stop()
 settings = panel_settings()
 result = explained_window(
-    active_checkpoint(TASK),
+    folder,
     choice.cache_key,
     f"{end:%Y-%m-%dT%H:%M}",
     settings.methods or ("saliency",),
@@ -143,25 +139,22 @@ with st.container(key="prediction"):
 
 chart_col, image_col = st.columns([3, 2])
 chart_col.plotly_chart(candlestick_figure(view.bars, synthetic=choice.loaded.synthetic), width="stretch")
-image_col.image(view.candlestick_rgb, caption=f"The model's input: {loaded.spec.image} {loaded.spec.image_size} px")
-with st.expander("The same window as a GADF (what a GADF-trained model would see)"):
-    st.plotly_chart(
-        gadf_figure(
-            view.gadf,
-            times=[f"{stamp:%m-%d %H:%M}" for stamp in view.bars.index],
-            title="GADF of the closes",
-            synthetic=choice.loaded.synthetic,
-        ),
-        width="content",
-    )
-    st.caption(
-        f"The active ticker model reads {loaded.spec.image} images; train a GADF regressor on the Train page to "
-        "explain this view."
-    )
+times = [f"{stamp:%m-%d %H:%M}" for stamp in view.bars.index]
+gadf = gadf_figure(view.gadf, times=times, title="GADF of the closes", synthetic=choice.loaded.synthetic)
+if loaded.spec.image == "gadf":
+    image_col.plotly_chart(gadf, width="stretch")
+    image_col.caption(f"The model's input: the GADF of the closes at {loaded.spec.image_size} px.")
+    with st.expander("The same window as a candlestick raster"):
+        st.image(view.candlestick_rgb, caption="What a candlestick-trained model would see")
+else:
+    image_col.image(view.candlestick_rgb, caption=f"The model's input: candlestick {loaded.spec.image_size} px")
+    with st.expander("The same window as a GADF (what a GADF-trained model would see)"):
+        st.plotly_chart(gadf, width="content")
+        st.caption("Train a GADF regressor on the Train page, then pick it under Model in the sidebar.")
 
 show_comparison(
     loaded,
-    active_checkpoint(TASK),
+    folder,
     view.bars,
     result,
     settings,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -10,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from data import load_source, make_nifty_days
 from data.views import nifty_day_view, ticker_window_view
 from models.predict import predict_window
-from models.registry import load_shipped
+from models.registry import SHIPPED, load_shipped
 from tests.apptest_helpers import no_errors, open_page
 from xai import ALL_METHODS, METHODS
 
@@ -106,3 +107,18 @@ def test_ticker_forecast_alert_and_window_follow_the_widgets(acme):
     app.toggle(key="corrected").set_value(True).run()
     no_errors(app)
     assert metric(app, "Forecast close").delta == f"{forecast.corrected_pct_change:+.2f} %"
+
+
+def test_a_checkpoint_trained_here_can_be_picked_from_the_link(isolated_cache):
+    name = "ticker-20260101-000000-0123abcd"
+    shutil.copytree(SHIPPED["ticker"], isolated_cache / "checkpoints" / name)
+    app = page("pages/ticker.py", model=name)
+    no_errors(app)
+    assert app.selectbox(key="ticker_model").value == name
+    assert app.selectbox(key="ticker_model").options[0].startswith("shipped")
+    assert app.query_params["model"] == name
+
+    unknown = page("pages/ticker.py", model="../../etc")
+    no_errors(unknown)
+    assert any("model '../../etc' is not available" in warning.value for warning in unknown.warning)
+    assert unknown.query_params["model"] == "shipped"
