@@ -89,13 +89,19 @@ def model_inputs(loaded: LoadedCheckpoint, ohlc: Any) -> tuple[torch.Tensor, tor
 def predict_window(loaded: LoadedCheckpoint, ohlc: Any) -> DayCall | Forecast:
     """What the model says about one window (eval mode, no gradients)."""
     image, closes = model_inputs(loaded, ohlc)
+    return predict_inputs(loaded, image, closes, last_close=float(np.asarray(ohlc, dtype=np.float64)[-1, 3]))
+
+
+def predict_inputs(
+    loaded: LoadedCheckpoint, image: torch.Tensor, closes: torch.Tensor | None, *, last_close: float
+) -> DayCall | Forecast:
+    """:func:`predict_window` on inputs already made by :func:`model_inputs`; ``last_close`` the window's last close."""
     model = loaded.model
     with torch.no_grad():
         if closes is None:
             probability = float(torch.softmax(model(image), dim=1)[0, 1])
             return DayCall(probability_up=probability, predicted_up=probability >= 0.5)
         change = float(model.predicted_change(image, closes)[0])  # exact, not through the price level
-    last_close = float(np.asarray(ohlc, dtype=np.float64)[-1, 3])
     predicted_log10 = math.log10(last_close) + change / LOG10_SCALE
     forecast_close = 10.0**predicted_log10
     correction = loaded.card.get("metrics", {}).get("offset_correction")

@@ -82,8 +82,18 @@ def sanity_table(folder: str, _loaded: LoadedCheckpoint) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner="Scoring the maps…", max_entries=64)
-def window_scores(folder: str, _loaded: LoadedCheckpoint, _result: WindowExplanation, cache_key: str) -> pd.DataFrame:
-    """Deletion / insertion (10 pixel steps), infidelity and sensitivity of one window's maps."""
+def window_scores(
+    folder: str,
+    window_id: str,
+    methods: tuple[str, ...],
+    direction: int | None,
+    _loaded: LoadedCheckpoint,
+    _result: WindowExplanation,
+) -> pd.DataFrame:
+    """Deletion / insertion (10 pixel steps), infidelity and sensitivity of one window's maps.
+
+    Cached per checkpoint, window, methods and explained direction: the maps these identify.
+    """
     extra = None if _result.closes is None else torch.from_numpy(_result.closes)
     scores = trust_scores(
         _loaded.model,
@@ -187,7 +197,8 @@ def _trust_section(
             "1 = none; sensitivity: how far the map moves when the input barely does. The Evaluate page scores whole "
             "bars and minutes over many windows."
         )
-        st.dataframe(window_scores(folder, loaded, result, window_id).loc[[METHODS[k].label for k in methods]].round(3))
+        scores = window_scores(folder, window_id, tuple(result.explanations.maps), result.direction, loaded, result)
+        st.dataframe(scores.loc[[METHODS[k].label for k in methods]].round(3))
 
 
 def _downloads(result: WindowExplanation, bars: pd.DataFrame, methods: list[str], figure, window_id: str) -> None:

@@ -245,11 +245,6 @@ def _device(model: nn.Module) -> torch.device:
     return parameter.device if parameter is not None else torch.device("cpu")
 
 
-def _signed_change(model: nn.Module, direction: int) -> nn.Module:
-    """The regressor's explained output as a module ``(image, log10_close) → (N, 1)``."""
-    return ForecastDirection(model, direction)
-
-
 def _validate_model_args(
     model: nn.Module, image: torch.Tensor, target: Target, extra: Any, direction: Any
 ) -> tuple[torch.Tensor | None, int]:
@@ -308,7 +303,7 @@ def _scores(
     outputs = []
     with model_lock(model):
         device = _device(model)
-        forward = _signed_change(model, direction) if regressor else model
+        forward = ForecastDirection(model, direction) if regressor else model
         with _eval_mode(model, device), torch.no_grad():
             for start in range(0, len(image), batch_size):
                 chunk = image[start : start + batch_size].to(device)
@@ -624,7 +619,7 @@ def _explained_output(
     signed change (:class:`~xai.explain.ForecastDirection`'s value) and output 0.
     """
     if _is_regressor(model):
-        return _signed_change(model, direction), 0
+        return ForecastDirection(model, direction), 0
     return model, _scores(model, image, target, None, direction)[1]
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from models.checkpoints import LoadedCheckpoint
-from models.predict import DayCall, Forecast, model_inputs, predict_window
+from models.predict import DayCall, Forecast, model_inputs, predict_inputs
 from xai.aggregate import equalise_gadf
 from xai.explain import ExplanationSet, GradCamOptions, explain
 from xai.methods import ALL_METHODS
@@ -71,8 +71,8 @@ def explain_window(
         target: classifier only — 0 / 1; default: the predicted class.
         gradcam: Grad-CAM options.
     """
-    prediction = predict_window(loaded, ohlc)
-    image, closes = model_inputs(loaded, ohlc)
+    image, closes = model_inputs(loaded, ohlc)  # validates ohlc; encoded once for both passes
+    prediction = predict_inputs(loaded, image, closes, last_close=float(np.asarray(ohlc, dtype=np.float64)[-1, 3]))
     if isinstance(prediction, Forecast):
         direction = direction if direction is not None else (1 if prediction.pct_change >= 0 else -1)
         result = explain(
