@@ -19,6 +19,7 @@ Nothing in a file is executed: CSV is parsed as text, Parquet by pyarrow.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from pathlib import Path
@@ -27,6 +28,7 @@ import pandas as pd
 
 from data.bars import LoadedBars, clean_bars, infer_interval
 from data.errors import DataError, FileFormatError
+from data.numbers import parse_prices
 from data.settings import NSE_CLOSE, NSE_OPEN, NSE_TIMEZONE, OHLC
 from data.timestamps import parse_timestamps
 
@@ -56,10 +58,28 @@ def load_bar_file(source: str | Path | bytes, *, name: str | None = None, date_o
     """
     raw, label = _read_bytes(source, name)
     if raw.startswith(_PARQUET_MAGIC):
-        frame, header_lines, layout = _read_parquet(raw, label), 1, "parquet"
+        table = _CsvTable(_read_parquet(raw, label), header_lines=1, layout="parquet")
     else:
-        frame, header_lines, layout = _read_csv(_decode(raw, label), label)
-    return _frame_to_bars(frame, header_lines, layout, label, date_order)
+        text, encoding_note = _decode(raw, label)
+        table = _read_csv(text, label)
+        if encoding_note:
+            table.notes.insert(0, encoding_note)
+    return _frame_to_bars(table, label, date_order)
+
+
+@dataclasses.dataclass
+class _CsvTable:
+    """A file read as a table of strings, before its columns are interpreted.
+
+    ``header_lines`` counts the lines before the first row of bars (so rejected rows can be named
+    by their line number); ``layout`` is a hint (``""`` when the columns must decide).
+    """
+
+    frame: pd.DataFrame
+    header_lines: int
+    layout: str
+    delimiter: str = ","
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
 def _read_bytes(source: str | Path | bytes, name: str | None) -> tuple[bytes, str]:
@@ -85,19 +105,22 @@ def _read_bytes(source: str | Path | bytes, name: str | None) -> tuple[bytes, st
     return raw, label
 
 
-def _decode(raw: bytes, label: str) -> str:
-    """Decode CSV bytes: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252."""
+def _decode(raw: bytes, label: str) -> tuple[str, str | None]:
+    """Decode CSV bytes: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252.
+
+    Returns ``(text, note)``; the note says when the text was not UTF-8.
+    """
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return raw.decode("utf-16")
+            return raw.decode("utf-16"), "read as UTF-16 text"
         except UnicodeDecodeError as error:
             raise FileFormatError(f"{label}: not valid UTF-16 text ({error}); save it as UTF-8 CSV") from error
     if b"\x00" in raw[:4096]:
         raise FileFormatError(f"{label} looks like a binary file, not CSV or Parquet; export the bars as CSV")
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig"), None
     except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+        return raw.decode("cp1252", errors="replace"), "not UTF-8: read as Windows-1252 text"
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -108,10 +131,18 @@ def _sniff_delimiter(text: str) -> str:
         return ","
 
 
-def _read_csv(text: str, label: str) -> tuple[pd.DataFrame, int, str]:
-    """Parse CSV text as strings; return (frame, header line count, layout hint)."""
-    delimiter = _sniff_delimiter(text)
+def _read_csv(text: str, label: str) -> _CsvTable:
+    """Parse CSV text as strings, after any leading ``#`` comment lines."""
     lines = text.splitlines()
+    comments = next((i for i, line in enumerate(lines) if not line.lstrip().startswith("#")), len(lines))
+    lines = lines[comments:]
+    first = next((line.lstrip() for line in lines if line.strip()), "")
+    if first.startswith("<"):
+        raise FileFormatError(f"{label} is an HTML or XML page, not a CSV of bars; save the table itself as CSV")
+    if first.startswith(("{", "[")):
+        raise FileFormatError(f"{label} looks like JSON, not a CSV of bars; convert it to CSV with a header row")
+    text = "\n".join(lines)
+    delimiter = _sniff_delimiter(text)
     yfinance_multi = (
         len(lines) >= 3
         and lines[0].split(delimiter)[0].strip() == "Price"
@@ -126,10 +157,11 @@ def _read_csv(text: str, label: str) -> tuple[pd.DataFrame, int, str]:
         raise FileFormatError(
             f"{label}: not a readable CSV table ({error}); check the delimiter and quoting"
         ) from error
+    notes = [f"{comments} leading comment line(s) skipped"] if comments else []
     if yfinance_multi:
         frame = frame.rename(columns={frame.columns[0]: "Datetime"})
-        return frame, 3, "yfinance-csv"
-    return frame, 1, ""
+        return _CsvTable(frame, comments + 3, "yfinance-csv", delimiter, notes)
+    return _CsvTable(frame, comments + 1, "", delimiter, notes)
 
 
 def _read_parquet(raw: bytes, label: str) -> pd.DataFrame:
@@ -189,20 +221,24 @@ def _detect_layout(frame: pd.DataFrame, stamp: str, hint: str, wall: pd.Datetime
     return "generic-csv"
 
 
-def _frame_to_bars(frame: pd.DataFrame, header_lines: int, hint: str, label: str, date_order: str) -> LoadedBars:
+def _frame_to_bars(table: _CsvTable, label: str, date_order: str) -> LoadedBars:
+    frame = table.frame
     if frame.empty:
         raise FileFormatError(f"{label} has a header but no rows of bars")
     stamp, price_columns = _find_columns(frame, label)
     parsed = parse_timestamps(frame[stamp], date_order, column=str(stamp))
-    layout = _detect_layout(frame, stamp, hint, parsed.wall)
-    prices = pd.DataFrame(
-        {field: pd.to_numeric(frame[column], errors="coerce") for field, column in price_columns.items()}
-    )
+    layout = _detect_layout(frame, stamp, table.layout, parsed.wall)
+    columns, conventions = {}, set()
+    for field, column in price_columns.items():
+        columns[field], convention = parse_prices(frame[column], table.delimiter)
+        conventions.add(convention)
+    prices = pd.DataFrame(columns)
+    row_numbers = frame.index.to_numpy() + table.header_lines + 1
     try:
-        cleaned = clean_bars(parsed.wall, prices, row_numbers=frame.index.to_numpy() + header_lines + 1, what=label)
+        cleaned = clean_bars(parsed.wall, prices, row_numbers=row_numbers, what=label)
     except DataError as error:
         raise FileFormatError(str(error)) from error
-    notes = list(cleaned.notes)
+    notes = [*table.notes, *sorted(c for c in conventions if c), *cleaned.notes]
     timezone = parsed.timezone
     if layout == "kaggle-nifty" and timezone is None:
         timezone = NSE_TIMEZONE

@@ -74,8 +74,11 @@ CACHE_ENV_VAR = "CHART_XAI_CACHE"
 #: each running torch with several threads on a few cores slow every session down; measured on 2
 #: cores under load: explaining a day 3.3 s with 2 threads, 0.10 s with 1).
 TORCH_THREADS_ENV_VAR = "CHART_XAI_TORCH_THREADS"
-#: Network calls (yfinance) are bounded by this many seconds.
+#: Each HTTP request yfinance makes is bounded by this many seconds.
 NETWORK_TIMEOUT_S = 15.0
+#: A whole call to Yahoo (cookie, crumb, time zone and prices requests together) is abandoned after
+#: this many seconds, however yfinance behaves inside it.
+NETWORK_DEADLINE_S = 30.0
 
 
 def cache_dir() -> Path:

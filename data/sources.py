@@ -15,20 +15,26 @@ from data.bars import LoadedBars, infer_interval, resample_bars
 from data.errors import DataError
 from data.files import load_bar_file
 from data.settings import INTERVAL_STEP, INTERVALS
+from data.uploads import is_upload_source, load_upload_source
 
 DEMO_PREFIX = "demo:"
 _FILE_SUFFIXES = (".csv", ".txt", ".parquet", ".pq")
 
 
-def load_source(source: str, interval: str | None = None, *, date_order: str = "auto") -> LoadedBars:
-    """Load bars from a demo name, a file path or a ticker.
+def load_source(
+    source: str, interval: str | None = None, *, date_order: str = "auto", files: bool = True
+) -> LoadedBars:
+    """Load bars from a demo name, a stored upload, a file path or a ticker.
 
     Args:
-        source: ``"demo:ACME"``, ``"prices/nifty.csv"`` or ``"AAPL"``.
+        source: ``"demo:ACME"``, ``"upload:<digest>"`` (see :mod:`data.uploads`),
+            ``"prices/nifty.csv"`` or ``"AAPL"``.
         interval: ``"1m"``, ``"60m"`` or ``"1d"``. Demo and Yahoo sources are
             fetched at this interval (default ``"60m"``); a file is aggregated
             to it when its bars are finer (default: as stored).
         date_order: for files: ``"auto"``, ``"dayfirst"`` or ``"monthfirst"``.
+        files: read file paths; ``False`` (the dashboard, where the text comes from a browser)
+            treats every other text as a ticker, so no one can make the server read its files.
 
     Raises:
         DataError: the source cannot be loaded; the message says why.
@@ -43,8 +49,11 @@ def load_source(source: str, interval: str | None = None, *, date_order: str = "
         from data.demo import demo_bars
 
         return demo_bars(text[len(DEMO_PREFIX) :].strip().upper(), interval or "60m")
+    if is_upload_source(text):
+        loaded = load_upload_source(text)
+        return loaded if interval is None else to_interval(loaded, interval)
     path = Path(text).expanduser()
-    if path.is_file() or text.lower().endswith(_FILE_SUFFIXES) or "/" in text or "\\" in text:
+    if files and (path.is_file() or text.lower().endswith(_FILE_SUFFIXES) or "/" in text or "\\" in text):
         loaded = load_bar_file(path, date_order=date_order)
         return loaded if interval is None else to_interval(loaded, interval)
     from data.yahoo import fetch_ticker
@@ -60,6 +69,9 @@ def to_interval(loaded: LoadedBars, interval: str) -> LoadedBars:
     """
     if loaded.interval == interval:
         return loaded
+    if len(loaded.bars) < 2:
+        note = f"a single bar: its interval cannot be told, taken as {interval}"
+        return dataclasses.replace(loaded, interval=interval, notes=(*loaded.notes, note))
     if loaded.interval not in INTERVAL_STEP:
         raise DataError(
             f"{loaded.source} holds {loaded.interval} bars, which cannot be turned into {interval} bars; "

@@ -19,8 +19,11 @@ than :data:`FRESH_FOR` is served without touching the network.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import logging
 import re
+import threading
 import urllib.parse
 from collections.abc import Callable
 
@@ -29,7 +32,7 @@ import pandas as pd
 from data.bars import LoadedBars, clean_bars, infer_interval
 from data.cache import cache_path, read_frame, write_frame
 from data.errors import DataError, TickerDataError
-from data.settings import INTERVALS, NETWORK_TIMEOUT_S, OHLC, cache_dir
+from data.settings import INTERVALS, NETWORK_DEADLINE_S, NETWORK_TIMEOUT_S, OHLC, cache_dir
 
 #: Most days of history Yahoo serves per interval (``None``: everything).
 MAX_LOOKBACK_DAYS: dict[str, int | None] = {"1m": 7, "60m": 729, "1d": None}
@@ -103,7 +106,7 @@ def fetch_ticker(
             return _loaded(symbol, interval, cached[0], cached[1], cache_age=age)
 
     try:
-        raw = _download(symbol, interval, lookback_days or limit, clock)
+        raw = _within_deadline(lambda: _download(symbol, interval, lookback_days or limit, clock), symbol)
         bars, timezone = parse_yahoo_frame(raw, symbol)
     except TickerDataError as error:
         if cached is None:
@@ -112,7 +115,11 @@ def fetch_ticker(
         return _loaded(symbol, interval, cached[0], cached[1], cache_age=age, stale_reason=error.reason)
 
     metadata = {"fetched_at": clock().isoformat(), "timezone": timezone or "", "ticker": symbol}
-    write_frame(path, bars.bars, metadata)
+    try:
+        write_frame(path, bars.bars, metadata)
+    except OSError as error:  # a full or read-only disk: the fresh bars are still good
+        note = f"not cached ({type(error).__name__}: {error}); free space in {cache_dir()}"
+        bars = dataclasses.replace(bars, notes=(*bars.notes, note))
     return _loaded(symbol, interval, bars.bars, metadata, rejected=bars)
 
 
@@ -141,11 +148,41 @@ def _loaded(
     )
 
 
+def _within_deadline(call: Callable[[], pd.DataFrame], symbol: str) -> pd.DataFrame:
+    """Run ``call`` in a daemon thread; give up after :data:`NETWORK_DEADLINE_S` seconds.
+
+    yfinance bounds each HTTP request, but a call makes several and retries some; this bounds the
+    whole. A call that overruns is abandoned (its daemon thread cannot keep the process alive).
+
+    Raises:
+        TickerDataError: the deadline passed, or whatever ``call`` raised.
+    """
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["frame"] = call()
+        except BaseException as error:  # handed to the caller's thread, re-raised there
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, name=f"yahoo-{symbol}", daemon=True)
+    worker.start()
+    worker.join(NETWORK_DEADLINE_S)
+    if worker.is_alive():
+        raise TickerDataError(
+            symbol, f"Yahoo did not answer within {NETWORK_DEADLINE_S:g} s", "Try again later, or use the demo market"
+        )
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["frame"]  # type: ignore[return-value]
+
+
 def _download(symbol: str, interval: str, lookback_days: int | None, clock: Clock) -> pd.DataFrame:
     """Call yfinance; map every failure to :class:`TickerDataError`."""
     import yfinance as yf
     from yfinance import exceptions as yf_errors
 
+    _quiet_yfinance_log()
     yf.config.debug.hide_exceptions = False
     yf.set_tz_cache_location(str(cache_dir() / "yfinance-internal"))
     window: dict[str, object] = {"period": "max"}
@@ -222,3 +259,11 @@ def parse_yahoo_frame(raw: object, symbol: str) -> tuple[LoadedBars, str | None]
         notes=cleaned.notes,
     )
     return loaded, timezone
+
+
+def _quiet_yfinance_log() -> None:
+    """Keep yfinance's own warnings ("Cookie/crumb fetch failed …") off stderr: every failure already
+    reaches the user as one :class:`TickerDataError`. A handler the application configures still gets them."""
+    logger = logging.getLogger("yfinance")
+    if not any(isinstance(handler, logging.NullHandler) for handler in logger.handlers):
+        logger.addHandler(logging.NullHandler())

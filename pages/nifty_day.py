@@ -42,6 +42,8 @@ if len(days.skipped):
 
 calendar = [stamp.date() for stamp in days.day]
 linked_day = st.query_params.get("day")
+if "nifty_day" in st.session_state and not calendar[0] <= st.session_state["nifty_day"] <= calendar[-1]:
+    st.session_state["nifty_day"] = calendar[-1]  # another source was picked: start at its newest day
 if "nifty_day" not in st.session_state:
     start = calendar[-1]
     if linked_day:

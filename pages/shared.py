@@ -67,8 +67,8 @@ def active_model(task: str) -> LoadedCheckpoint:
 
 @st.cache_data(show_spinner="Loading bars…", max_entries=16)
 def load_named(source: str, interval: str) -> LoadedBars:
-    """A demo name, ticker or path at ``interval``."""
-    return load_source(source, interval)
+    """A demo name or ticker at ``interval`` — never a file path: the text comes from the browser."""
+    return load_source(source, interval, files=False)
 
 
 @st.cache_data(show_spinner="Reading the file…", max_entries=4)

@@ -69,9 +69,21 @@ if "ticker_window" not in st.session_state or st.session_state["ticker_window"] 
     linked_end = st.query_params.get("end")
     if linked_end:
         try:
-            start = int(ends.get_indexer([pd.Timestamp(linked_end)], method="nearest")[0])
+            asked = pd.Timestamp(linked_end)
+            if pd.isna(asked):
+                raise ValueError(linked_end)
+            nearest = int(ends.get_indexer([asked], method="nearest")[0])
+            outside = asked < ends[0] or asked > ends[-1]
         except (ValueError, TypeError):
             st.warning(f"The link's window end {linked_end!r} is not a time (YYYY-MM-DDTHH:MM); showing the newest.")
+        else:
+            start = nearest
+            if outside:
+                st.info(
+                    f"The link's window end {asked:%Y-%m-%d %H:%M} is outside this data's full windows "
+                    f"({ends[0]:%Y-%m-%d %H:%M} to {ends[-1]:%Y-%m-%d %H:%M}; a window needs "
+                    f"{TICKER_WINDOW_BARS} bars); showing the nearest."
+                )
     st.session_state["ticker_window"] = start
 position = st.slider(
     f"Window end ({TICKER_WINDOW_BARS} hourly bars; newest on the right)",

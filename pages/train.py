@@ -11,6 +11,7 @@ import streamlit as st
 from data import DataError
 from data.demo import DEMO_INDEX, DEMO_TICKERS
 from data.settings import SYNTHETIC_LABEL
+from data.uploads import store_upload
 from models.architectures import ARCHS, IMAGES, ModelSpec
 from models.checkpoints import CheckpointError, read_card
 from models.registry import SHIPPED
@@ -197,7 +198,11 @@ if st.button("Start training", type="primary", key="start_training", disabled=ki
         st.stop()
     try:
         interval = INTERVAL[task]
-        loaded = load_named(source, interval) if upload is None else load_upload(upload.getvalue(), source, interval)
+        if upload is None:
+            loaded = load_named(source, interval)
+        else:  # kept under its content's digest, so What if and Evaluate can read it again
+            loaded = store_upload(load_upload(upload.getvalue(), upload.name, interval))
+            source = loaded.source
         st.session_state[RESULT_KEY] = run_training(task, spec, loaded, source, init_from, config)
         show_result(st.session_state[RESULT_KEY], chart=False)
     except (DataError, ValueError) as error:  # CheckpointError is a ValueError

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from data import load_bar_file, load_source
 from data.demo import demo_bars
 from data.settings import SYNTHETIC_LABEL, cache_dir
 from models.checkpoints import load_checkpoint, read_card
@@ -147,7 +149,7 @@ def test_a_tiny_run_shows_progress_loss_and_metrics_then_every_page_can_use_it()
     assert checkpoint_files_in_repository() == before
 
 
-def test_an_uploaded_file_trains_the_regressor_and_is_not_called_synthetic(tmp_path):
+def test_an_uploaded_file_trains_the_regressor_and_is_not_called_synthetic(isolated_cache):
     hourly = demo_bars("GLOBEX", "60m").bars.iloc[:700]
     app = train_page()
     app.radio(key="source_kind").set_value("Upload a file").run()
@@ -159,10 +161,13 @@ def test_an_uploaded_file_trains_the_regressor_and_is_not_called_synthetic(tmp_p
     app.button(key="start_training").click().run()
     no_errors(app)
     card = app.session_state[RESULT_KEY]["card"]
-    assert card["data"]["source"] == "my prices.csv"
+    stored = card["data"]["source"]  # the bars kept under their digest, never under the upload's name
+    assert re.fullmatch(r"upload:[0-9a-f]{32}", stored)
+    assert not any(isolated_cache.rglob("my prices.csv"))
+    assert load_source(stored, "60m").bars.equals(load_bar_file(hourly.to_csv().encode()).bars)
     assert card["data"]["layout"] == "generic-csv"
     assert card["data"]["synthetic"] is False
-    assert card["command"].startswith("python -m models.train --task ticker --data 'my prices.csv' ")
+    assert card["command"].startswith(f"python -m models.train --task ticker --data {stored} ")
     figure = figure_of(app)
     assert SYNTHETIC_LABEL not in figure["layout"]["title"]["text"]
     assert [trace["name"] for trace in figure["data"]] == ["train loss (MSE (log10 close × 1000)²)", "val RMSE log10"]

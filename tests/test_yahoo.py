@@ -7,44 +7,14 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-import yfinance as yf
 from curl_cffi.requests.exceptions import ConnectionError as CurlConnectionError
 from yfinance import exceptions as yf_errors
 
 from data.errors import TickerDataError
 from data.yahoo import FRESH_FOR, fetch_ticker, normalise_ticker, parse_yahoo_frame
+from tests.fake_yahoo import FakeYahoo, yahoo_frame
 
 T0 = dt.datetime(2026, 11, 20, 21, 0, tzinfo=dt.UTC)
-
-
-def yahoo_frame(periods: int = 14, tz: str = "America/New_York") -> pd.DataFrame:
-    """A frame shaped like ``Ticker.history(interval="60m")``: aware index, Title-case columns."""
-    index = pd.DatetimeIndex(
-        [pd.Timestamp(f"2026-11-{19 + i // 7} {9 + i % 7}:30", tz=tz) for i in range(periods)], name="Datetime"
-    )
-    close = 100 + np.arange(periods, dtype=float)
-    return pd.DataFrame(
-        {"Open": close - 0.5, "High": close + 1, "Low": close - 1, "Close": close, "Volume": 1000 + np.arange(periods)},
-        index=index,
-    )
-
-
-class FakeYahoo:
-    """Stands in for the network: records calls and returns or raises what the test scripts."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.replies: list[object] = []
-        self.calls: list[dict[str, object]] = []
-        fake = self
-
-        def history(ticker_self: yf.Ticker, **kwargs: object) -> pd.DataFrame:
-            fake.calls.append({"ticker": ticker_self.ticker, **kwargs})
-            reply = fake.replies.pop(0)
-            if isinstance(reply, BaseException):
-                raise reply
-            return reply
-
-        monkeypatch.setattr(yf.Ticker, "history", history)
 
 
 @pytest.fixture

@@ -1,0 +1,74 @@
+"""Uploaded bars kept in the cache under their content's digest, never under the uploader's name.
+
+A model trained on the Train page from an uploaded file records its data source; the What-if and
+Evaluate pages later read that source again. The file itself is never written: its canonical bars
+are stored in ``<cache>/uploads/<sha256 of the bars>.parquet`` (atomically), and the source is
+named ``upload:<digest>`` — a name the server chose, so no user text ever becomes a path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+
+import pandas as pd
+
+from data.bars import LoadedBars, infer_interval
+from data.cache import cache_path, read_frame, write_frame
+from data.errors import DataError
+
+UPLOAD_PREFIX = "upload:"
+_DIGEST = re.compile(r"^[0-9a-f]{32}$")
+
+
+def store_upload(loaded: LoadedBars) -> LoadedBars:
+    """Keep ``loaded``'s bars in the cache; return them named by the source that reads them back.
+
+    Returns:
+        ``loaded`` with ``source = "upload:<32 hex digits>"`` — the first 128 bits of the SHA-256
+        of the bars — and a note naming the original file.
+    """
+    digest = hashlib.sha256(pd.util.hash_pandas_object(loaded.bars, index=True).to_numpy().tobytes()).hexdigest()[:32]
+    path = cache_path("uploads", f"{digest}.parquet")
+    if read_frame(path) is None:
+        metadata = {"name": loaded.source, "layout": loaded.layout, "timezone": loaded.timezone or ""}
+        write_frame(path, loaded.bars, metadata)
+    source = UPLOAD_PREFIX + digest
+    return dataclasses.replace(loaded, source=source, notes=(*loaded.notes, _kept_note(loaded.source, source)))
+
+
+def _kept_note(name: str, source: str) -> str:
+    return f"an upload ({name}) kept in the cache as {source}"
+
+
+def load_upload_source(source: str) -> LoadedBars:
+    """The bars stored by :func:`store_upload` under ``source`` (``"upload:<digest>"``).
+
+    Raises:
+        DataError: ``source`` is not such a name, or its bars are no longer in the cache.
+    """
+    digest = source.removeprefix(UPLOAD_PREFIX)
+    if not source.startswith(UPLOAD_PREFIX) or not _DIGEST.match(digest):
+        raise DataError(f"source must be 'upload:' and 32 hex digits, got {source!r}")
+    stored = read_frame(cache_path("uploads", f"{digest}.parquet"))
+    if stored is None:
+        raise DataError(
+            f"the uploaded data {source} is no longer in the cache folder; upload the file again on the Train page"
+        )
+    bars, metadata = stored
+    return LoadedBars(
+        bars=bars,
+        source=source,
+        layout=metadata.get("layout", "upload"),
+        interval=infer_interval(bars.index) if len(bars) > 1 else "unknown",
+        timezone=metadata.get("timezone") or None,
+        notes=(_kept_note(metadata.get("name", "?"), source),),
+    )
+
+
+def is_upload_source(source: str) -> bool:
+    return source.startswith(UPLOAD_PREFIX)
+
+
+__all__ = ["UPLOAD_PREFIX", "is_upload_source", "load_upload_source", "store_upload"]
