@@ -176,6 +176,14 @@ def test_an_uploaded_file_trains_the_regressor_and_is_not_called_synthetic(isola
     assert not any(SYNTHETIC_LABEL in info.value for info in app.info)
     assert not any("The shipped model on the same data" in caption.value for caption in app.caption)
 
+    # What if reads the kept upload again (the file itself was never written)
+    what_if = AppTest.from_file(str(REPO_ROOT / "pages" / "what_if.py"), default_timeout=TIMEOUT_S)
+    what_if.session_state[CHECKPOINT_KEY.format(task="ticker")] = app.session_state[RESULT_KEY]["folder"]
+    what_if.query_params["model"] = "ticker"
+    what_if.run()
+    no_errors(what_if)
+    assert any(f"hourly forecasts of {stored}," in caption.value for caption in what_if.caption)
+
 
 def test_a_file_too_short_to_split_is_a_message():
     short = demo_bars("ACME", "60m").bars.iloc[:120].to_csv().encode()
