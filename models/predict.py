@@ -18,6 +18,7 @@ from models.architectures import LOG10_SCALE
 from models.checkpoints import LoadedCheckpoint
 from models.datasets import encode_images
 from models.evaluation import OffsetCorrection
+from models.locks import model_lock
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +98,7 @@ def predict_inputs(
 ) -> DayCall | Forecast:
     """:func:`predict_window` on inputs already made by :func:`model_inputs`; ``last_close`` the window's last close."""
     model = loaded.model
-    with torch.no_grad():
+    with model_lock(model), torch.no_grad():  # explanations in other sessions may have hooks on it
         if closes is None:
             probability = float(torch.softmax(model(image), dim=1)[0, 1])
             return DayCall(probability_up=probability, predicted_up=probability >= 0.5)

@@ -20,6 +20,7 @@ from data import DataError
 from data.settings import SYNTHETIC_LABEL
 from models.checkpoints import CheckpointError
 from models.datasets import SPLIT_NAMES
+from models.locks import model_lock
 from models.what_if import (
     THRESHOLD_SCALES,
     PredictionHistory,
@@ -31,7 +32,6 @@ from models.what_if import (
     roc_curve,
 )
 from pages.shared import active_checkpoint, active_model, cached_model
-from xai.explain import model_lock
 
 MODELS = {"ticker": "Ticker regressor — alert threshold", "nifty": "NIFTY classifier — decision threshold"}
 SPLITS = {

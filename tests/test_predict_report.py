@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import torch
 
 from data.images.candlestick import bar_columns
 from models.datasets import load_samples
+from models.locks import model_lock
 from models.predict import Forecast, model_inputs, predict_window
 from xai import ALL_METHODS, equalise_gadf
 from xai.report import explain_window
@@ -100,3 +102,24 @@ def test_gadf_profiles_are_non_negative_mass_per_minute(windows):
     np.testing.assert_allclose(profile, expected, rtol=1e-12)
     # minutes with two pixel lines are weighed as one: the total moves by a few per cent at most
     assert profile.sum() == pytest.approx(mass.sum(), rel=0.03)
+
+
+@pytest.mark.parametrize("task", ["nifty", "ticker"])
+def test_a_prediction_waits_for_work_holding_the_shared_models_lock(windows, task):
+    """An explanation in another session holds the lock while its hooks are on the model; a prediction
+    meanwhile would feed those hooks its no-grad activations (bench.load caught it: 2 of 212 runs)."""
+    loaded, samples, index = windows[task]
+    done = threading.Event()
+    results = []
+
+    def predict() -> None:
+        results.append(predict_window(loaded, samples.ohlc[index[0]]))
+        done.set()
+
+    worker = threading.Thread(target=predict)
+    with model_lock(loaded.model):  # what explain() holds from its forward to its last backward pass
+        worker.start()
+        finished_while_locked = done.wait(timeout=1.0)
+    worker.join(timeout=60)
+    assert not finished_while_locked
+    assert results == [predict_window(loaded, samples.ohlc[index[0]])]

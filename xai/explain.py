@@ -34,10 +34,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import threading
 import time
 import warnings
-import weakref
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -46,6 +44,7 @@ from captum.attr import GuidedBackprop, LayerAttribution
 from torch import nn
 
 from models.architectures import LOG10_SCALE
+from models.locks import model_lock
 from xai.fused import fused_passes
 from xai.methods import ALL_METHODS, METHODS
 from xai.prepare import captum_ready
@@ -56,8 +55,6 @@ UPSAMPLE_MODES = ("bilinear", "nearest")
 ENGINES = ("fused", "captum")
 # Captum announces every guided/deconv call; expected here, and released in its own ``finally``.
 warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations", category=UserWarning)
-_locks: weakref.WeakKeyDictionary[nn.Module, threading.Lock] = weakref.WeakKeyDictionary()
-_locks_guard = threading.Lock()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,15 +131,6 @@ class ForecastDirection(nn.Module):
         else:
             change = (self.regressor(image, log10_close) - log10_close[:, -1]) * LOG10_SCALE
         return (self.direction * change).unsqueeze(1)
-
-
-def model_lock(model: nn.Module) -> threading.Lock:
-    """The lock that serialises hook-based work on ``model`` (one per model object)."""
-    with _locks_guard:
-        lock = _locks.get(model)
-        if lock is None:
-            lock = _locks[model] = threading.Lock()
-        return lock
 
 
 @contextlib.contextmanager
