@@ -30,6 +30,8 @@ MAX_REJECTED_SHARE = 0.5
 RANGE_TOLERANCE = 1e-9
 #: Row numbers kept as examples per rejection reason.
 EXAMPLES_PER_REASON = 5
+#: Timestamps that nanoseconds can hold, a day inside pandas's limits (1677-09-21 .. 2262-04-11).
+_NS_RANGE = (pd.Timestamp("1677-09-22"), pd.Timestamp("2262-04-10"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,7 +136,10 @@ def clean_bars(
         raise DataError(f"timestamps has {len(timestamps)} entries but prices has {n_rows} rows")
     row_numbers = np.arange(1, n_rows + 1) if row_numbers is None else np.asarray(row_numbers)
 
-    stamps = pd.DatetimeIndex(pd.to_datetime(timestamps)).as_unit("ns")
+    stamps = pd.DatetimeIndex(pd.to_datetime(timestamps))
+    # a coarser unit (e.g. seconds from Parquet or yfinance) can hold times nanoseconds cannot: unreadable
+    inside = (stamps >= _NS_RANGE[0].tz_localize(stamps.tz)) & (stamps <= _NS_RANGE[1].tz_localize(stamps.tz))
+    stamps = stamps.where(inside).as_unit("ns")
     price = prices.loc[:, list(OHLC)].to_numpy(dtype=np.float64)
     has_volume = "volume" in prices.columns
     volume = prices["volume"].to_numpy(dtype=np.float64) if has_volume else np.zeros(n_rows)

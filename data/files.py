@@ -22,8 +22,10 @@ import csv
 import dataclasses
 import io
 import re
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from data.bars import LoadedBars, clean_bars, infer_interval
@@ -37,6 +39,7 @@ MAX_FILE_MB = 200
 _PARQUET_MAGIC = b"PAR1"
 _TIMESTAMP_NAMES = ("timestamp", "datetime", "date", "time", "dt")
 _DELIMITERS = ",;\t|"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def load_bar_file(source: str | Path | bytes, *, name: str | None = None, date_order: str = "auto") -> LoadedBars:
@@ -133,7 +136,7 @@ def _sniff_delimiter(text: str) -> str:
 
 def _read_csv(text: str, label: str) -> _CsvTable:
     """Parse CSV text as strings, after any leading ``#`` comment lines."""
-    lines = text.splitlines()
+    lines = _LINE_BREAK.split(text)  # not str.splitlines: a form feed in a cell is not a new row
     comments = next((i for i, line in enumerate(lines) if not line.lstrip().startswith("#")), len(lines))
     lines = lines[comments:]
     first = next((line.lstrip() for line in lines if line.strip()), "")
@@ -150,14 +153,24 @@ def _read_csv(text: str, label: str) -> _CsvTable:
     )
     skip = [1, 2] if yfinance_multi else None
     try:
-        frame = pd.read_csv(
-            io.StringIO(text), sep=delimiter, dtype=str, skiprows=skip, skipinitialspace=True, keep_default_na=False
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            frame = pd.read_csv(
+                io.StringIO(text),
+                sep=delimiter,
+                dtype=str,
+                skiprows=skip,
+                skipinitialspace=True,
+                keep_default_na=False,
+                index_col=False,  # a row with an extra cell must not turn the first column into the index
+            )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as error:
         raise FileFormatError(
             f"{label}: not a readable CSV table ({error}); check the delimiter and quoting"
         ) from error
     notes = [f"{comments} leading comment line(s) skipped"] if comments else []
+    if any(issubclass(warning.category, pd.errors.ParserWarning) for warning in caught):
+        notes.append("some rows have more cells than the header; the extra cells were ignored")
     if yfinance_multi:
         frame = frame.rename(columns={frame.columns[0]: "Datetime"})
         return _CsvTable(frame, comments + 3, "yfinance-csv", delimiter, notes)
@@ -233,7 +246,7 @@ def _frame_to_bars(table: _CsvTable, label: str, date_order: str) -> LoadedBars:
         columns[field], convention = parse_prices(frame[column], table.delimiter)
         conventions.add(convention)
     prices = pd.DataFrame(columns)
-    row_numbers = frame.index.to_numpy() + table.header_lines + 1
+    row_numbers = np.arange(len(frame)) + table.header_lines + 1
     try:
         cleaned = clean_bars(parsed.wall, prices, row_numbers=row_numbers, what=label)
     except DataError as error:

@@ -39,7 +39,7 @@ def parse_prices(cells: pd.Series, delimiter: str = ",") -> tuple[pd.Series, str
     textual = cells.dtype == object or pd.api.types.is_string_dtype(cells.dtype)
     if not textual or not plain.isna().any():
         return plain, None
-    text = cells.astype(str).str.strip()
+    text = cells.map(_as_text).str.strip()
     if not (plain.isna() & (text != "")).any():
         return plain, None
     conventions = [(_COMMA_THOUSANDS, NOTE_THOUSANDS), (_DECIMAL_COMMA, NOTE_DECIMAL_COMMA)]
@@ -61,3 +61,8 @@ def _convert(text: pd.Series, note: str) -> pd.Series:
     else:
         cleaned = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
     return pd.to_numeric(cleaned, errors="coerce").astype("float64")
+
+
+def _as_text(cell: object) -> str:
+    """A cell as text; bytes (a Parquet binary column) decoded leniently, never raising."""
+    return cell.decode("utf-8", errors="replace") if isinstance(cell, bytes | bytearray) else str(cell)

@@ -68,20 +68,34 @@ def parse_timestamps(values: pd.Series, date_order: str = "auto", *, column: str
         raise ValueError(f"date_order must be one of {DATE_ORDERS}, got {date_order!r}")
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         zone = str(values.dt.tz)
-        return ParsedTimestamps(_as_ns(values.dt.tz_localize(None)), zone, "datetime")
+        return ParsedTimestamps(_as_ns(_plausible(pd.DatetimeIndex(values)).tz_localize(None)), zone, "datetime")
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return ParsedTimestamps(_as_ns(values), None, "datetime")
+        return ParsedTimestamps(_as_ns(_plausible(pd.DatetimeIndex(values))), None, "datetime")
     if pd.api.types.is_numeric_dtype(values.dtype):
         raise FileFormatError(f"column {column!r} holds numbers, not timestamps; write times like 2024-01-31 09:15")
 
+    if values.dtype == object:  # e.g. a Parquet binary column: bytes that need not be UTF-8
+        values = values.map(_bytes_as_text, na_action="ignore")
     text = values.astype("string").fillna("").str.strip()
     iso_text, order = _to_iso(text, date_order, column)
     wall, zone = _strip_offsets(iso_text, column)
     return ParsedTimestamps(wall, zone, order)
 
 
-def _as_ns(values: pd.Series) -> pd.DatetimeIndex:
+def _as_ns(values: pd.Series | pd.DatetimeIndex) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(values).as_unit("ns")
+
+
+def _plausible(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """``NaT`` outside :data:`_PLAUSIBLE_YEARS`, as for text: a datetime column in seconds can
+    reach years that nanoseconds cannot hold (past 2262), which would overflow on conversion."""
+    earliest = pd.Timestamp(year=_PLAUSIBLE_YEARS[0], month=1, day=1).tz_localize(index.tz)
+    after = pd.Timestamp(year=_PLAUSIBLE_YEARS[1] + 1, month=1, day=1).tz_localize(index.tz)
+    return index.where((index >= earliest) & (index < after))
+
+
+def _bytes_as_text(value: object) -> object:
+    return value.decode("utf-8", errors="replace") if isinstance(value, bytes | bytearray) else value
 
 
 def _to_iso(text: pd.Series, date_order: str, column: str) -> tuple[pd.Series, str]:

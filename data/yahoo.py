@@ -230,13 +230,17 @@ def parse_yahoo_frame(raw: object, symbol: str) -> tuple[LoadedBars, str | None]
     if isinstance(frame.columns, pd.MultiIndex):
         tickers = frame.columns.get_level_values(-1)
         frame = frame.xs(symbol, axis=1, level=-1) if symbol in set(tickers) else frame.droplevel(-1, axis=1)
+    frame = frame.loc[:, ~frame.columns.duplicated()]  # a repeated column: the first one counts
     columns = {str(c).lower(): c for c in frame.columns}
     missing = [c for c in OHLC if c not in columns]
     if missing or not isinstance(frame.index, pd.DatetimeIndex):
         raise TickerDataError(symbol, f"Yahoo's reply lacks {', '.join(missing) or 'a time index'}", "Try again later")
     index = frame.index
     timezone = str(index.tz) if index.tz is not None else None
-    wall = index.tz_localize(None) if index.tz is not None else index
+    try:
+        wall = index.tz_localize(None) if index.tz is not None else index
+    except (ValueError, NotImplementedError, OverflowError) as error:  # times beyond what pandas can hold
+        raise TickerDataError(symbol, f"Yahoo's times are out of range ({error})", "Try again later") from error
     prices = pd.DataFrame(
         {
             field: pd.to_numeric(frame[columns[field]], errors="coerce").to_numpy()

@@ -30,6 +30,7 @@ import json
 import os
 import pickle
 import re
+import struct
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -376,7 +377,19 @@ def _unpickle(weights_path: Path, payload: bytes) -> Any:
                 f"only state dicts saved by {TRAIN_COMMAND} are accepted"
             ) from error
         raise _corrupted(weights_path) from error
-    except (EOFError, RuntimeError, zipfile.BadZipFile, ValueError, TypeError, KeyError, IndexError) as error:
+    except (
+        EOFError,
+        RuntimeError,
+        zipfile.BadZipFile,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,  # e.g. a BUILD whose slot state is not a dict
+        OverflowError,  # e.g. a tensor size beyond int64
+        struct.error,  # an opcode cut short, e.g. b"G" (BINFLOAT) without its 8 bytes
+        AssertionError,  # torch raises it itself for a malformed storage reference ("saved_id must be a tuple")
+    ) as error:
         raise _corrupted(weights_path) from error
 
 

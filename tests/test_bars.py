@@ -90,6 +90,19 @@ def test_mostly_bad_data_is_refused_with_reasons():
         clean_bars(stamps, prices, what="prices.csv")
 
 
+def test_times_beyond_nanoseconds_are_unreadable_not_an_overflow():
+    # Found by tests/test_fuzz.py (through parse_yahoo_frame): an index in seconds can hold times
+    # nanoseconds cannot; clean_bars raised OutOfBoundsDatetime. Now the row is rejected as unreadable.
+    stamps, prices = raw([*GOOD, ("2024-01-02 10:00", 10.0, 11.0, 9.0, 10.0)])
+    seconds = stamps.as_unit("s").to_numpy().copy()
+    seconds[-1] = np.datetime64(2**62, "s")  # year 146 billion
+    result = clean_bars(pd.DatetimeIndex(seconds), prices)
+    assert result.rejected == {"unreadable timestamp": 1}
+    assert result.rejected_examples == {"unreadable timestamp": [7]}
+    assert result.bars.index.dtype == "datetime64[ns]"
+    np.testing.assert_array_equal(result.bars["close"], [r[4] for r in GOOD])
+
+
 def test_no_rows_is_refused():
     stamps, prices = raw([])
     with pytest.raises(DataError, match="holds no rows of bars"):

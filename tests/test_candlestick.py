@@ -101,6 +101,28 @@ def test_constant_window_is_drawn_on_the_middle_row() -> None:
     np.testing.assert_array_equal(image[0, 0], expected / 2)
 
 
+def test_a_falling_subnormal_bar_stays_falling_in_a_halved_window() -> None:
+    # Found by tests/test_fuzz.py: bar 1's high - low overflows, so the window is halved, which rounds
+    # bar 0's open 5e-324 and close 0 to the same value; bar 0 was drawn rising. It falls.
+    ohlc = np.array([[5e-324, 5e-324, 0.0, 0.0], [-1e308, 1.7e308, -1e308, 1.7e308]])
+    np.testing.assert_array_equal(candle_geometry(ohlc, 8).rising, [[False, True]])
+    image = encode(ohlc, 8)[0, 0]
+    assert (image[:, :4] == -1).any()
+    assert not (image[:, :4] > 0).any()
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_an_open_far_outside_the_range_is_clipped_without_overflow_warnings() -> None:
+    # Found by tests/test_fuzz.py: only high >= low is checked, so an open of 1e308 above a high of 1
+    # is accepted; its row overflowed to -inf (with a RuntimeWarning) before being clipped to row 0.
+    # Bar 0 (1e308 -> 0.7, falling): y(p) = (1 - p) / 0.5 * 8; body [0, ceil(4.8)) = [0, 5), wick [0, 8).
+    image = encode(np.array([[1e308, 1.0, 0.5, 0.7], [0.7, 1.0, 0.5, 0.6]]), 8)[0, 0]
+    expected = np.zeros((8, 4))
+    expected[:, 2] = -1
+    expected[:5, 1:4] = -2
+    np.testing.assert_array_equal(image[:, :4], expected / 2)
+
+
 def test_two_dimensional_input_is_one_window() -> None:
     np.testing.assert_array_equal(encode(TWO_BARS, 8), encode(TWO_BARS[np.newaxis], 8))
 

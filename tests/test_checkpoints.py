@@ -356,6 +356,34 @@ def test_unreadable_bytes_are_reported_as_corrupted(ticker_checkpoint, tmp_path,
     assert not marker.exists()
 
 
+#: The first storage reference in the shipped regressor's pickle: ... 'cpu' q\x06 M\x10\x03 t q\x07 Q (BINPERSID).
+FIRST_STORAGE = b"M\x10\x03tq\x07Q"
+
+
+def shipped_weights_with(offset: int, value: int) -> bytes:
+    """The shipped regressor's model.pt with one byte near its first storage reference changed."""
+    payload = bytearray((REPO_ROOT / "models" / "shipped" / "ticker" / WEIGHTS_NAME).read_bytes())
+    payload[payload.index(FIRST_STORAGE) + offset] = value
+    return bytes(payload)
+
+
+@pytest.mark.parametrize(
+    "make_payload",
+    [
+        lambda: b"G",  # BINFLOAT without its 8 bytes: struct.error
+        lambda: shipped_weights_with(-2, 0x8A),  # a LONG1 swallows the tuple: AssertionError "saved_id must be a tuple"
+        lambda: shipped_weights_with(-11, 0x04),  # a storage type that is a str: AttributeError "no attribute 'dtype'"
+    ],
+    ids=["opcode cut short", "storage id not a tuple", "storage type not a type"],
+)
+def test_malformed_pickles_are_reported_as_corrupted(ticker_checkpoint, make_payload):
+    # Found by tests/test_fuzz.py: these escaped load_checkpoint as struct.error, AssertionError, AttributeError.
+    replace_weights(ticker_checkpoint, make_payload(), update_card=True)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(ticker_checkpoint)
+    assert str(caught.value) == corrupted_message(ticker_checkpoint)
+
+
 def test_weights_of_another_model_are_a_sha_mismatch(ticker_checkpoint, tmp_path):
     other = save_checkpoint(tmp_path / "other", small_regressor(seed=1), make_card())
     shutil.copyfile(other / WEIGHTS_NAME, ticker_checkpoint / WEIGHTS_NAME)

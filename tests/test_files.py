@@ -217,3 +217,35 @@ def test_csv_shaped_garbage_never_crashes_the_loader(rows):
     assert np.isfinite(bars.to_numpy()).all()
     assert (bars[["open", "high", "low", "close"]] > 0).all().all()
     assert (bars["low"] <= bars["high"]).all()
+
+
+def test_a_row_with_an_extra_cell_keeps_the_columns_and_says_so():
+    loaded = load_bar_file(b"date,open,high,low,close\n2024-01-02,1,2,0.5,1.5,7\n2024-01-03,1,2,0.5,1.25\n")
+    assert loaded.bars["close"].tolist() == [1.5, 1.25]
+    assert "some rows have more cells than the header; the extra cells were ignored" in loaded.notes
+
+
+def test_a_form_feed_inside_a_cell_is_not_a_line_break():
+    text = "date,open,high,low,close\n2024-01-02,1,2,0.5,1.5\n2024-01-03,1,2,0.5,1.5\n2024-01-04,1,2,0.5\x0c,1.5\n"
+    loaded = load_bar_file(text.encode())
+    assert len(loaded.bars) == 3  # "0.5\x0c" is 0.5 with trailing white space
+    assert loaded.rejected == {}
+
+
+def test_undecodable_bytes_in_a_parquet_price_column_are_rejected_rows(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "date": ["2024-01-02", "2024-01-03", "2024-01-04"],
+            "open": pa.array([b"1", b"1", b"\x80"], pa.binary()),
+            "high": [2.0, 2.0, 2.0],
+            "low": [0.5, 0.5, 0.5],
+            "close": [1.5, 1.5, 1.5],
+        }
+    )
+    pq.write_table(table, tmp_path / "bars.parquet")
+    loaded = load_bar_file(tmp_path / "bars.parquet")
+    assert len(loaded.bars) == 2
+    assert loaded.rejected == {"missing or non-numeric price": 1}

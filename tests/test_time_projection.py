@@ -356,6 +356,12 @@ def test_pointing_game_hand_examples() -> None:
     np.testing.assert_array_equal(pointing_game([[0.0, 1.0], [1.0, 0.0], [0.0, 0.0]], 1, 2), [True, False, False])
 
 
+def test_interval_share_of_huge_values_is_still_a_share() -> None:
+    # Found by tests/test_fuzz.py: the absolute sum overflowed to inf and the share came out NaN.
+    assert interval_share([1e308, 1e308, 0.0], 0, 1) == 0.5
+    np.testing.assert_array_equal(interval_share([[1e308, 1e308], [1.0, 3.0]], 1, 2), [0.5, 0.75])
+
+
 def test_scores_on_a_projected_planted_pattern(rng: np.random.Generator) -> None:
     # a candlestick map hot on bars 30..34 only: both scores find the pattern
     maps = 0.01 * rng.random((1, 128, 128))
@@ -459,6 +465,19 @@ GOOD_MAPS = np.zeros((2, 1, 16, 16))
             lambda: gadf_time_importance(np.zeros((1, 1, 1)), 5),
             ValueError,
             "maps must be at least 2 x 2 pixels, got shape (1, 1, 1)",
+        ),
+        # found by tests/test_fuzz.py: finite maps whose total overflows float64 gave inf and NaN profiles
+        (
+            lambda: candlestick_time_importance(np.stack([np.zeros((8, 8)), np.full((8, 8), 1e308)]), 2),
+            ValueError,
+            "maps must have a finite total |attribution| in float64; maps [1] overflow it (largest |value| 1e+308); "
+            "divide them by a constant first",
+        ),
+        (
+            lambda: gadf_time_importance(np.array([[[0.0, 1e308], [-1e308, 0.0]]]), 2),
+            ValueError,
+            "maps must have a finite total |attribution| in float64; maps [0] overflow it (largest |value| 1e+308); "
+            "divide them by a constant first",
         ),
         (lambda: gadf_time_importance(GOOD_MAPS, "60"), TypeError, "n_timestamps must be an int, got str '60'"),
         (lambda: gadf_time_importance(GOOD_MAPS, 1), ValueError, "n_timestamps must be >= 2, got 1"),

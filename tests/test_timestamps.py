@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -105,6 +106,29 @@ def test_datetime_columns_keep_wall_clock_and_zone():
 def test_undecidable_or_mixed_columns_are_refused(values, date_order, message):
     with pytest.raises(FileFormatError, match=message):
         parse(values, date_order)
+
+
+def test_datetimes_outside_the_plausible_years_are_unreadable_not_an_overflow():
+    # Found by tests/test_fuzz.py: a datetime column in seconds (e.g. from Parquet) can hold years that
+    # nanoseconds cannot (past 2262); they became OutOfBoundsDatetime. Now NaT, as for text.
+    naive = pd.Series(np.array(["2262-04-11T23:47:17", "2024-01-02T09:15", "1700-01-01"], dtype="datetime64[s]"))
+    parsed = parse_timestamps(naive)
+    assert parsed.wall.dtype == "datetime64[ns]"
+    assert parsed.wall[1] == pd.Timestamp("2024-01-02 09:15")
+    assert parsed.wall[[0, 2]].isna().all()
+    aware = pd.Series(pd.DatetimeIndex(np.array([2**40, 0], dtype="datetime64[s]")).tz_localize("Asia/Kolkata"))
+    parsed = parse_timestamps(aware)
+    assert parsed.timezone == "Asia/Kolkata"
+    assert parsed.wall.dtype == "datetime64[ns]"
+    assert pd.isna(parsed.wall[0])
+    assert parsed.wall[1] == pd.Timestamp("1970-01-01")
+
+
+def test_bytes_that_are_not_utf8_are_unreadable_not_a_crash():
+    # Found by tests/test_fuzz.py: a Parquet binary column gives bytes; b"\x80" raised UnicodeDecodeError.
+    parsed = parse_timestamps(pd.Series([b"2024-01-02 09:15", b"\x80\x81", None], dtype=object))
+    assert parsed.wall[0] == pd.Timestamp("2024-01-02 09:15")
+    assert parsed.wall[1:].isna().all()
 
 
 def test_numbers_are_not_taken_for_timestamps():

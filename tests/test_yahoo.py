@@ -179,3 +179,17 @@ def test_index_symbol_cache_file_stays_inside_the_cache(yahoo, isolated_cache):
     yahoo.replies.append(yahoo_frame())
     fetch_ticker("^NSEI", "60m", now=clock(T0))
     assert [p.name for p in (isolated_cache / "yahoo").iterdir()] == ["%5ENSEI_60m.parquet"]
+
+
+def test_a_repeated_column_counts_once():
+    frame = yahoo_frame(3)
+    doubled = pd.concat([frame, frame[["Open"]] * 0], axis=1)  # a second "Open", all zeros
+    loaded, _ = parse_yahoo_frame(doubled, "AAPL")
+    assert loaded.bars["open"].tolist() == frame["Open"].tolist()
+
+
+def test_times_beyond_pandas_range_are_one_clear_error():
+    index = pd.DatetimeIndex(np.array([2**40, 2**40 + 3600], dtype="datetime64[s]")).tz_localize("UTC")
+    frame = pd.DataFrame({"Open": [1.0, 1.0], "High": [2.0, 2.0], "Low": [0.5, 0.5], "Close": [1.5, 1.5]}, index=index)
+    with pytest.raises(TickerDataError, match="AAPL"):
+        parse_yahoo_frame(frame.tz_convert("America/New_York"), "AAPL")

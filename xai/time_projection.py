@@ -188,6 +188,13 @@ def _validate_maps(maps: Any, min_size: int) -> np.ndarray:
     bad = ~np.isfinite(array).all(axis=(1, 2))
     if bad.any():
         raise ValueError(f"maps must be finite; maps {_quote_indices(np.flatnonzero(bad))} contain NaN or inf")
+    with np.errstate(over="ignore"):  # the overflow is what is checked
+        overflow = np.isinf(np.abs(array).sum(axis=(1, 2)))
+    if overflow.any():
+        raise ValueError(
+            f"maps must have a finite total |attribution| in float64; maps {_quote_indices(np.flatnonzero(overflow))} "
+            f"overflow it (largest |value| {np.abs(array[overflow]).max():.3g}); divide them by a constant first"
+        )
     return array
 
 
@@ -408,7 +415,12 @@ def interval_share(per_time: Any, start: int, stop: int) -> float | np.ndarray:
     """
     values = np.abs(_validate_per_time(per_time))
     start, stop = _validate_interval(start, stop, values.shape[1])
-    total = values.sum(axis=1)
+    with np.errstate(over="ignore"):
+        total = values.sum(axis=1)
+    overflow = np.isinf(total)
+    if overflow.any():  # a share ignores scale: rows whose sum overflows are divided by their peak first
+        values[overflow] /= values[overflow].max(axis=1, keepdims=True)
+        total = values.sum(axis=1)
     inside = values[:, start:stop].sum(axis=1)
     share = np.clip(np.divide(inside, total, out=np.zeros_like(total), where=total > 0), 0.0, 1.0)
     return float(share[0]) if np.ndim(per_time) == 1 else share

@@ -245,7 +245,8 @@ def candle_geometry(ohlc: Any, image_size: int = CANDLESTICK_SIZE) -> CandleGeom
     # Prices are used as given, so that exact inputs give exact rows. Only a
     # window whose hi - lo overflows (|prices| near 1e308) is halved first, a
     # positive scale the image ignores.
-    span = windows[:, :, 1].max(axis=1) - windows[:, :, 2].min(axis=1)
+    with np.errstate(over="ignore"):  # the overflow is what this line detects
+        span = windows[:, :, 1].max(axis=1) - windows[:, :, 2].min(axis=1)
     scaled = windows * np.where(np.isfinite(span), 1.0, 0.5)[:, np.newaxis, np.newaxis]
     open_, high, low, close = (scaled[:, :, k] for k in range(4))
     hi = high.max(axis=1, keepdims=True)
@@ -254,7 +255,9 @@ def candle_geometry(ohlc: Any, image_size: int = CANDLESTICK_SIZE) -> CandleGeom
     span = np.where(flat, 1.0, hi - lo)
 
     def y(price: np.ndarray) -> np.ndarray:
-        return (hi - price) / span * size
+        # an open or close far outside [low, high] may overflow to +-inf: _rows clips it to the image
+        with np.errstate(over="ignore"):
+            return (hi - price) / span * size
 
     body_top, body_bottom = _rows(y(np.maximum(open_, close)), y(np.minimum(open_, close)), size)
     wick_top, wick_bottom = _rows(y(high), y(low), size)
@@ -278,7 +281,8 @@ def candle_geometry(ohlc: Any, image_size: int = CANDLESTICK_SIZE) -> CandleGeom
         body_bottom=body_bottom,
         wick_top=wick_top,
         wick_bottom=wick_bottom,
-        rising=close >= open_,
+        # from the prices as given: halving can round a subnormal open and close to the same value
+        rising=windows[:, :, 3] >= windows[:, :, 0],
     )
 
 
