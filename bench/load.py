@@ -62,10 +62,12 @@ import platform
 import re
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from streamlit.proto.PlotlyChart_pb2 import PlotlyChart
@@ -78,6 +80,29 @@ from tests.browser import REPO_ROOT, ServerError, StreamlitServer
 from xai import ALL_METHODS, METHODS
 
 PAGES = ("nifty", "ticker")
+
+T = TypeVar("T")
+
+
+def run_async(coroutine: Awaitable[T]) -> T:
+    """``asyncio.run(coroutine)`` in a thread of its own: the caller's thread may already run an event
+    loop (Playwright's sync API leaves one in pytest's main thread), where ``asyncio.run`` refuses."""
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as error:  # re-raised in the caller's thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=target, name="bench-load-loop")
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]
+
+
 #: The query parameter that holds a page's day or window end.
 WHEN_PARAM = {"nifty": "day", "ticker": "end"}
 #: The keyed charts of the comparison panel (``pages/components.py``).
@@ -791,14 +816,14 @@ def run_benchmark(
     with StreamlitServer(cache_dir=cache, log_path=logs[0]) as server:
         server.wait_healthy()
         pgid = server.process.pid if server.process is not None else None
-        warm_errors = asyncio.run(warm_up(server.url, config.pages, timeout_s=max(config.timeout_s, 300.0)))
+        warm_errors = run_async(warm_up(server.url, config.pages, timeout_s=max(config.timeout_s, 300.0)))
         timing["server_warmup_s"] = round(time.perf_counter() - start, 2)
         progress(
             f"server {server.url} warmed up in {timing['server_warmup_s']:.1f} s (RSS "
             f"{group_rss_mb(pgid) if pgid else 0:.0f} MB); {config.sessions} sessions until {config.duration_s:g} s "
             "after the warm-up mark…"
         )
-        run = asyncio.run(drive(server.url, config, markets, pgid=pgid, progress=progress))
+        run = run_async(drive(server.url, config, markets, pgid=pgid, progress=progress))
         run.session_errors[:0] = warm_errors
     checks: list[LoneCheck] = []
     if check_maps:
@@ -807,9 +832,9 @@ def run_benchmark(
         start = time.perf_counter()
         with StreamlitServer(cache_dir=cache, log_path=logs[1]) as fresh:
             fresh.wait_healthy()
-            warm_errors = asyncio.run(warm_up(fresh.url, (), timeout_s=max(config.timeout_s, 300.0)))
+            warm_errors = run_async(warm_up(fresh.url, (), timeout_s=max(config.timeout_s, 300.0)))
             run.session_errors += [f"lone {text}" for text in warm_errors]
-            checks = asyncio.run(lone_checks(fresh.url, run, keys, timeout_s=config.timeout_s))
+            checks = run_async(lone_checks(fresh.url, run, keys, timeout_s=config.timeout_s))
         timing["lone_replay_s"] = round(time.perf_counter() - start, 2)
         for check in checks:
             progress(f"  {'identical' if check.identical else 'DIFFERENT'}: {check.key.describe()}")
