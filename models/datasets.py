@@ -105,16 +105,18 @@ def encode_images(ohlc: np.ndarray, spec: ModelSpec) -> np.ndarray:
     return CandlestickEncoder(spec.image_size).transform(ohlc)
 
 
-def load_samples(spec: ModelSpec, source: str, *, date_order: str = "auto") -> TaskSamples:
+def load_samples(spec: ModelSpec, source: str, *, date_order: str = "auto", files: bool = True) -> TaskSamples:
     """Load ``source`` and cut it into the samples of ``spec.task``.
+
+    ``files=False`` (the dashboard) refuses file paths: see :func:`data.load_source`.
 
     Raises:
         DataError: the source cannot be loaded or is too short for a split.
     """
     if spec.task == "nifty":
-        loaded = load_source(source, "1m", date_order=date_order)
+        loaded = load_source(source, "1m", date_order=date_order, files=files)
         return _nifty_samples(spec, loaded, make_nifty_days(loaded.bars))
-    loaded = load_source(source, "60m", date_order=date_order)
+    loaded = load_source(source, "60m", date_order=date_order, files=files)
     return _ticker_samples(spec, loaded, make_ticker_windows(loaded.bars, spec.sequence_length))
 
 

@@ -101,13 +101,16 @@ def card_correction(card: dict[str, Any]) -> OffsetCorrection | None:
         ) from error
 
 
-def prediction_history(loaded: LoadedCheckpoint, source: str, part: str = "test") -> PredictionHistory:
+def prediction_history(
+    loaded: LoadedCheckpoint, source: str, part: str = "test", *, files: bool = True
+) -> PredictionHistory:
     """Run ``loaded``'s model once over split ``part`` of ``source`` (batched, no gradients, eval mode).
 
     Args:
         loaded: a checkpoint from :func:`models.checkpoints.load_checkpoint` (its card's
             ``data.source`` is where it was trained and tested).
         source: the data source to cut samples from (a demo name, a file path or a ticker).
+        files: ``False`` (the dashboard) refuses file paths: see :func:`data.load_source`.
         part: ``"test"`` (default: the honest split, never seen in training or model
             selection), ``"validation"`` (chose the weights and fitted the offset correction)
             or ``"train"``.
@@ -130,7 +133,7 @@ def prediction_history(loaded: LoadedCheckpoint, source: str, part: str = "test"
     if part not in SPLIT_NAMES:
         raise ValueError(f"part must be one of {SPLIT_NAMES}, got {part!r}")
 
-    samples = load_samples(loaded.spec, source)
+    samples = load_samples(loaded.spec, source, files=files)
     indices = samples.indices(part)
     outputs = predict(loaded.model, samples, indices)
     common = {"task": loaded.spec.task, "source": source, "part": part, "synthetic": bool(samples.loaded.synthetic)}

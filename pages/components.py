@@ -75,7 +75,7 @@ def panel_settings() -> PanelSettings:
 @st.cache_resource(show_spinner="Running the sanity check on this model (once)…", max_entries=4)
 def sanity_table(folder: str, _loaded: LoadedCheckpoint) -> pd.DataFrame:
     """Model-randomisation figures for the model in ``folder``, on 4 of its test windows."""
-    samples = load_samples(_loaded.spec, _loaded.card["data"]["source"])
+    samples = load_samples(_loaded.spec, _loaded.card["data"]["source"], files=False)
     inputs, _ = samples.batch(samples.indices("test")[:4])
     extra = inputs[1] if len(inputs) > 1 else None
     return model_randomisation(_loaded.model, inputs[0], additional_forward_args=extra).as_frame()

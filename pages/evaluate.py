@@ -32,7 +32,7 @@ REQUEST_KEY = "evaluate::request"
 @st.cache_resource(show_spinner="Cutting the samples…", max_entries=4)
 def task_samples(folder: str, task: str, source: str) -> TaskSamples:
     """The task's samples of ``source`` for the checkpoint in ``folder`` (shared, read-only)."""
-    return load_samples(cached_model(folder, task).spec, source)
+    return load_samples(cached_model(folder, task).spec, source, files=False)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

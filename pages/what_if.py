@@ -51,7 +51,7 @@ def history(folder: str, task: str, source: str, part: str) -> PredictionHistory
     """The model's outputs over one split, computed once per (checkpoint, source, split)."""
     loaded = cached_model(folder, task)
     with model_lock(loaded.model):  # explanations on other sessions hook this shared model
-        return prediction_history(loaded, source, part)
+        return prediction_history(loaded, source, part, files=False)
 
 
 def seed_from_url(key: str, param: str, read: Callable[[str], Any], default: Any, *, applies: bool = True) -> None:

@@ -322,7 +322,7 @@ TICKER_CASES: tuple[OtherCase, ...] = (
         "not-a-symbol",
         "a symbol that is a path (“../../etc/passwd”)",
         "Data page, CLI",
-        "refused: “not a valid Yahoo symbol”; never becomes a file name",
+        "refused: “is a file path; … upload it instead” (CLI: “not a valid Yahoo symbol”); never read",
     ),
     OtherCase(
         "unknown",

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import json
 import re
+import shutil
 import subprocess
 
-import pandas as pd
 import pytest
 import tomllib
 from packaging.requirements import Requirement
 from packaging.version import Version
+from streamlit.testing.v1 import AppTest
 
-from data import DataError, TickerDataError, load_bar_file, load_source
+from data import DataError, load_bar_file, load_source
 from data.files import MAX_FILE_MB
 from data.uploads import store_upload
+from models.registry import SHIPPED
+from models.training import CHECKPOINTS_SUBDIR
 from tests.apptest_helpers import open_page
 from tests.conftest import REPO_ROOT
 from tests.fake_yahoo import FakeYahoo
@@ -69,20 +73,18 @@ def test_text_from_the_browser_never_reads_a_server_file(text, tmp_path, monkeyp
     (tmp_path / "prices.csv").write_text("timestamp,open,high,low,close\n2024-01-02 10:00,1,2,0.5,1.5\n")
     assert len(load_source("prices.csv").bars) == 1  # the command line may read files ...
     yahoo = FakeYahoo(monkeypatch)
-    yahoo.always = pd.DataFrame()
-    with pytest.raises(TickerDataError, match="no data for ticker") as refused:
-        load_source(text, "60m", files=False)  # ... text from the browser is a ticker or nothing
-    syntax_ok = text == "prices.csv"  # letters and a dot: asked of Yahoo as a symbol, never opened
-    assert ("not a valid Yahoo symbol" in str(refused.value)) is not syntax_ok
-    assert [call["ticker"] for call in yahoo.calls] == (["PRICES.CSV"] if syntax_ok else [])
+    with pytest.raises(DataError) as refused:
+        load_source(text, "60m", files=False)  # ... text from the browser may not, nor is it sent to Yahoo
+    expected = f"{text!r} is a file path; the dashboard reads files only as uploads: upload it instead"
+    assert str(refused.value) == expected
+    assert yahoo.calls == []
 
 
 def test_a_path_in_the_link_is_refused_on_the_page():
     app = open_page("pages/ticker.py", 180, source="/etc/passwd")
     assert not app.exception
     assert [e.value for e in app.error] == [
-        "no data for ticker '/ETC/PASSWD': not a valid Yahoo symbol (1-20 letters, digits, or . = ^ -). "
-        "Type a symbol such as AAPL, ^NSEI or RELIANCE.NS"
+        "'/etc/passwd' is a file path; the dashboard reads files only as uploads: upload it instead"
     ]
     assert "root:" not in " ".join(str(element.value) for element in app.markdown)
 
@@ -176,3 +178,20 @@ def test_dependency_floors_exclude_versions_with_code_execution_advisories():
         assert Version(vulnerable) not in allowed, f"{package} {allowed} admits {vulnerable}"
         installed = Version(importlib.metadata.version(package))
         assert installed in allowed, f"installed {package} {installed} breaks {allowed}"
+
+
+def test_a_card_naming_a_server_file_is_not_read_by_the_pages(isolated_cache):
+    folder = isolated_cache / CHECKPOINTS_SUBDIR / "ticker-20260101-000000-0000beef"
+    shutil.copytree(SHIPPED["ticker"], folder)
+    card = json.loads((folder / "card.json").read_text())
+    card["data"]["source"] = "/etc/passwd"
+    (folder / "card.json").write_text(json.dumps(card))
+    app = AppTest.from_file(str(REPO_ROOT / "pages" / "what_if.py"), default_timeout=180)
+    app.session_state["checkpoint::ticker"] = str(folder)
+    app.query_params["model"] = "ticker"
+    app.run()
+    assert not app.exception
+    assert [e.value for e in app.error] == [
+        "The model's data (/etc/passwd) cannot be read: '/etc/passwd' is a file path; the dashboard reads files "
+        "only as uploads: upload it instead. Check the source, or pick another checkpoint."
+    ]
