@@ -52,12 +52,12 @@ def load_source(
     if is_upload_source(text):
         loaded = load_upload_source(text)
         return loaded if interval is None else to_interval(loaded, interval)
+    path = Path(text).expanduser()
     looks_like_a_file = text.lower().endswith(_FILE_SUFFIXES) or "/" in text or "\\" in text
-    if not files:
-        if looks_like_a_file:
-            raise DataError(f"{text!r} is a file path; the dashboard reads files only as uploads: upload it instead")
-    elif looks_like_a_file or Path(text).expanduser().is_file():
-        loaded = load_bar_file(Path(text).expanduser(), date_order=date_order)
+    if not files and looks_like_a_file:
+        raise DataError(f"{text!r} is a file path; the dashboard reads files only as uploads: upload it instead")
+    if files and (looks_like_a_file or path.is_file()):
+        loaded = load_bar_file(path, date_order=date_order)
         return loaded if interval is None else to_interval(loaded, interval)
     from data.yahoo import fetch_ticker
 

@@ -7,7 +7,6 @@ the repository, and an upload's name never reaches the disk.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -36,6 +35,7 @@ from models.training import CHECKPOINTS_SUBDIR
 from tests import bad_inputs
 from tests.apptest_helpers import no_errors, open_page
 from tests.bad_inputs import FILE_CASES, FileCase
+from tests.checkpoint_fakes import code_carrying_payload, replace_weights
 from tests.conftest import REPO_ROOT
 from tests.fake_yahoo import FakeYahoo, yahoo_frame
 
@@ -382,24 +382,6 @@ def trained_copy(cache: Path, task: str = "nifty", name: str = "20260101-000000-
     return folder
 
 
-def forge(folder: Path, payload: bytes) -> None:
-    """Replace the weights and make the card's SHA-256 match them (what a forger would do)."""
-    (folder / WEIGHTS_NAME).write_bytes(payload)
-    card = json.loads((folder / CARD_NAME).read_text())
-    card["weights_sha256"] = hashlib.sha256(payload).hexdigest()
-    (folder / CARD_NAME).write_text(json.dumps(card))
-
-
-class RunsCode:
-    """Pickles to a call of ``Path.touch(marker)``: loading it unsafely creates the marker."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (self.marker,))
-
-
 def damage(folder: Path, how: str, tmp_path: Path) -> str:
     """Damage the checkpoint in ``folder``; return what the user must be told."""
     weights = folder / WEIGHTS_NAME
@@ -410,9 +392,7 @@ def damage(folder: Path, how: str, tmp_path: Path) -> str:
         weights.write_bytes((SHIPPED["ticker"] / WEIGHTS_NAME).read_bytes())
         return "card and weights disagree"
     if how == "pickle-code":
-        buffer = tmp_path / "evil.pt"
-        torch.save({"stem.0.weight": RunsCode(tmp_path / "code-ran")}, buffer)
-        forge(folder, buffer.read_bytes())
+        replace_weights(folder, code_carrying_payload(tmp_path / "code-ran", "torch.save"), update_card=True)
         return "would need to run code to load"
     raise ValueError(f"how must be truncated, other-task-weights or pickle-code, got {how!r}")
 

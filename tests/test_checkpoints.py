@@ -10,7 +10,6 @@ import hashlib
 import io
 import json
 import os
-import pathlib
 import pickle
 import shutil
 import subprocess
@@ -33,6 +32,13 @@ from models.checkpoints import (
     load_checkpoint,
     read_card,
     save_checkpoint,
+)
+from tests.checkpoint_fakes import (
+    TouchOnLoad,
+    code_carrying_payload,
+    replace_weights,
+    rewrite_card,
+    torch_bytes,
 )
 from tests.conftest import REPO_ROOT
 
@@ -87,26 +93,6 @@ def inputs(spec: ModelSpec) -> tuple[torch.Tensor, ...]:
 def outputs(model: nn.Module) -> torch.Tensor:
     with torch.no_grad():
         return model(*inputs(model.spec))
-
-
-def rewrite_card(folder: Path, **changes: Any) -> dict[str, Any]:
-    card = json.loads((folder / CARD_NAME).read_text())
-    card.update(changes)
-    (folder / CARD_NAME).write_text(json.dumps(card))
-    return card
-
-
-def replace_weights(folder: Path, payload: bytes, *, update_card: bool) -> None:
-    """Put ``payload`` under model.pt; with ``update_card`` also make the card's sha256 match (a forger's edit)."""
-    (folder / WEIGHTS_NAME).write_bytes(payload)
-    if update_card:
-        rewrite_card(folder, weights_sha256=hashlib.sha256(payload).hexdigest())
-
-
-def torch_bytes(obj: Any) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    return buffer.getvalue()
 
 
 def files_in(folder: Path) -> set[str]:
@@ -281,23 +267,6 @@ def test_a_failed_write_is_a_checkpoint_error_and_keeps_the_old_files(ticker_che
 
 
 # --------------------------------------------------------------------------- unsafe and broken weights
-
-
-class TouchOnLoad:
-    """Unpickling this calls ``Path.touch(marker)``: a file that runs code when loaded."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (pathlib.Path.touch, (self.marker,))
-
-
-def code_carrying_payload(marker: Path, fmt: str) -> bytes:
-    state = {"stem.0.weight": TouchOnLoad(marker)}
-    if fmt == "torch.save":
-        return torch_bytes(state)
-    return pickle.dumps(state, protocol=2)
 
 
 @pytest.mark.parametrize("fmt", ["torch.save", "pickle protocol 2"])
