@@ -1,8 +1,9 @@
 """The catalogue of bad inputs the dashboard and the command lines must survive (issue 6 §1).
 
 No tests in here: ``tests/test_bad_inputs.py`` runs every case through the app (Streamlit's
-AppTest) and through the command lines, and checks that the README lists the catalogue as
-:func:`catalogue_markdown` writes it. Each case says what the user gives and what they must see.
+AppTest) and through the command lines, and checks that ``docs/reliability.md`` (:data:`TABLE_PAGE`)
+lists the catalogue as :func:`catalogue_markdown` writes it (``python -m tests.bad_inputs`` prints
+it). Each case says what the user gives and what they must see.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+#: The page that holds the catalogue's table (relative to the repository root).
+TABLE_PAGE = "docs/reliability.md"
 #: Hourly bars in the well-formed base file (enough for the ticker task's 50-bar windows).
 BASE_BARS = 80
 #: Rows in the "millions of rows" case.
@@ -425,7 +428,7 @@ CHECKPOINT_CASES: tuple[OtherCase, ...] = (
 
 
 def catalogue_markdown() -> str:
-    """The catalogue as the README's table (one row per case)."""
+    """The catalogue as the table in :data:`TABLE_PAGE` (one row per case)."""
     rows = ["| # | Bad input | Where | What the user gets |", "| --- | --- | --- | --- |"]
     number = 0
     for case in FILE_CASES:
