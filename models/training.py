@@ -14,10 +14,14 @@ that epoch and, as Ctrl-C does, keeps the best checkpoint (the card says
 weights of an existing checkpoint of the same model (loaded with the safe
 loader; another task, architecture or image size is refused).
 
-Reproducible on CPU under a fixed seed: one seeded generator shuffles, torch
-is seeded, deterministic algorithms are requested, and no worker processes are
-used. A GPU is used when one is present (its results may differ in the last
-digits).
+Reproducible on CPU under a fixed seed, without touching process-wide state (the
+Train page trains inside the dashboard's shared server): one seeded NumPy
+generator shuffles, the model's initial weights are drawn from a seeded
+``torch.Generator`` of the run's own (:func:`models.random_draws.drawing_from`;
+the same numbers a global ``torch.manual_seed`` would give), deterministic
+algorithms are requested for the length of the run only and the process's
+setting restored after, and no worker processes are used. A GPU is used when
+one is present (its results may differ in the last digits).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from models.architectures import LOG10_SCALE, ModelSpec, build_model
 from models.checkpoints import TRAIN_COMMAND, CheckpointError, load_checkpoint, read_card, save_checkpoint
 from models.datasets import TaskSamples, _nifty_samples, _ticker_samples
 from models.evaluation import classifier_report, fit_offset_correction, regressor_report
+from models.random_draws import deterministic_algorithms, drawing_from, seeded_generator
 
 #: Bootstrap block (windows) for the regressor's confidence intervals; shorter test splits use their length.
 BOOTSTRAP_BLOCK = 50
@@ -157,11 +162,10 @@ class TrainConfig:
         return self.weight_decay if self.weight_decay is not None else DEFAULT_WEIGHT_DECAY[task]
 
 
-def seed_everything(seed: int) -> np.random.Generator:
-    """Seed torch and return the one NumPy generator training draws from."""
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    return np.random.default_rng(seed)
+def initial_model(spec: ModelSpec, seed: int) -> nn.Module:
+    """A fresh model for ``spec`` whose random initial weights come from ``seed`` (the global RNG untouched)."""
+    with drawing_from(seeded_generator(seed)):
+        return build_model(spec)
 
 
 def device() -> torch.device:
@@ -262,6 +266,9 @@ def versions() -> dict[str, str]:
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
+        # the instruction set torch's CPU kernels use (AVX2, AVX512, ...): rounding, and so the exact
+        # weights a seeded run reaches, differ between them
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "torchvision": torchvision.__version__,
         "numpy": np.__version__,
         "pyts": pyts.__version__,
@@ -422,8 +429,24 @@ def train(
         CheckpointError: ``init_from`` cannot be loaded or holds another model; ``out`` cannot be written.
         KeyboardInterrupt: Ctrl-C before the first epoch ended (nothing was saved).
     """
-    rng = seed_everything(config.seed)
-    model = build_model(spec)
+    with deterministic_algorithms():
+        return _train(spec, samples, config, out, command, prepare, progress, init_from, on_batch, on_epoch)
+
+
+def _train(
+    spec: ModelSpec,
+    samples: TaskSamples,
+    config: TrainConfig,
+    out: Path,
+    command: str,
+    prepare: Callable[[nn.Module], None] | None,
+    progress: bool,
+    init_from: str | Path | None,
+    on_batch: Callable[[BatchReport], object] | None,
+    on_epoch: Callable[[EpochReport], bool | None] | None,
+) -> dict[str, Any]:
+    rng = np.random.default_rng(config.seed)  # shuffles the training samples
+    model = initial_model(spec, config.seed)
     initial = None if init_from is None else load_initial_weights(model, spec, init_from)
     if prepare is not None:
         prepare(model)

@@ -13,30 +13,18 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 from pathlib import Path
 
 import streamlit as st
-import torch
 
 from data import DataError, LoadedBars, load_bar_file, load_source, make_nifty_days
 from data.demo import DEMO_INDEX, DEMO_SYMBOLS, DEMO_TICKERS
-from data.settings import SYNTHETIC_LABEL, TORCH_THREADS_ENV_VAR
+from data.settings import SYNTHETIC_LABEL
 from data.sources import to_interval
 from data.windows import NiftyDays
 from models.checkpoints import CheckpointError, LoadedCheckpoint, load_checkpoint, read_card
 from models.registry import SHIPPED, available_checkpoints
 from xai import captum_ready
-
-
-def _configure_torch_threads() -> None:
-    """One torch thread per op in the server (``$CHART_XAI_TORCH_THREADS`` overrides), set once per process."""
-    wanted = os.environ.get(TORCH_THREADS_ENV_VAR, "1")
-    if wanted.isdigit() and int(wanted) > 0 and torch.get_num_threads() != int(wanted):
-        torch.set_num_threads(int(wanted))
-
-
-_configure_torch_threads()
 
 #: Session-state key holding the checkpoint folder chosen for a task (set by the Train page).
 CHECKPOINT_KEY = "checkpoint::{task}"

@@ -26,13 +26,13 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     return folder
 
 
-#: torch's thread count before any test module is imported (pages set one thread for the server).
+#: torch's thread count before any test module is imported (app.py sets one thread for the server).
 _TORCH_THREADS = torch.get_num_threads()
 
 
 @pytest.fixture(autouse=True)
 def keep_torch_threads() -> None:
-    """Every test starts with torch's own thread count, whatever a page import set."""
+    """Every test starts with torch's own thread count, whatever an AppTest of app.py set."""
     if torch.get_num_threads() != _TORCH_THREADS:
         torch.set_num_threads(_TORCH_THREADS)
 

@@ -119,7 +119,7 @@ def app_url(chromium: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iter
     first run of app.py (its ``st.navigation``) ends that mode for every later session.
     """
     folder = tmp_path_factory.mktemp("browser-server")
-    # the app itself runs torch on one thread ($CHART_XAI_TORCH_THREADS, pages/shared.py)
+    # the app itself runs torch on one thread ($CHART_XAI_TORCH_THREADS, set once in app.py)
     with StreamlitServer(cache_dir=folder / "cache", log_path=folder / "streamlit.log") as server:
         try:
             server.wait_healthy()

@@ -546,3 +546,23 @@ def test_only_cards_tested_on_the_same_samples_compare():
     other_split = {**shipped, "split": {**shipped["split"], "test": shipped["split"]["test"] - 1}}
     for other in (other_source, shorter, other_split, read_card(SHIPPED["nifty"])):
         assert not same_test_split(shipped, other)
+
+
+@pytest.mark.parametrize("before", [False, True])
+def test_a_training_run_leaves_the_process_as_it_found_it(few_ticker_samples, tmp_path, before):
+    """Deterministic algorithms only for the run; the global generator neither seeded nor moved."""
+    torch.use_deterministic_algorithms(before)
+    global_state = torch.get_rng_state()
+    try:
+        train(
+            few_ticker_samples.spec,
+            few_ticker_samples,
+            TrainConfig(epochs=1, seed=3, **FAST),
+            tmp_path / "run",
+            command="t",
+            progress=False,
+        )
+        assert torch.are_deterministic_algorithms_enabled() is before
+        assert torch.equal(torch.get_rng_state(), global_state)
+    finally:
+        torch.use_deterministic_algorithms(False)

@@ -53,8 +53,9 @@ UPSAMPLE_MODES = ("bilinear", "nearest")
 #: ``"fused"``: one forward and three backward passes for all five maps (:mod:`xai.fused`);
 #: ``"captum"``: Captum's classes called one by one (the reference the fused path is tested against).
 ENGINES = ("fused", "captum")
-# Captum announces every guided/deconv call; expected here, and released in its own ``finally``.
-warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations", category=UserWarning)
+#: Captum announces every guided/deconv call with this warning; expected here (its hooks are
+#: released in its own ``finally``), so it is silenced around Captum's passes only.
+CAPTUM_HOOK_WARNING = "Setting backward hooks on ReLU activations"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,6 +237,19 @@ def _captum_passes(
     needs: set[str],
 ) -> tuple[dict[str, tuple[torch.Tensor, float]], int | torch.Tensor]:
     """Captum's classes, each needed pass once (as :func:`xai.fused.fused_passes`, the same keys)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=CAPTUM_HOOK_WARNING, category=UserWarning)
+        return _captum_classes(forward, layer, image, target, extra, needs)
+
+
+def _captum_classes(
+    forward: nn.Module,
+    layer: nn.Module | None,
+    image: torch.Tensor,
+    target: int | torch.Tensor | None,
+    extra: torch.Tensor | None,
+    needs: set[str],
+) -> tuple[dict[str, tuple[torch.Tensor, float]], int | torch.Tensor]:
     computed: dict[str, tuple[torch.Tensor, float]] = {}
     if target is None:
         with torch.no_grad():

@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from models.random_draws import drawing_from, seeded_generator
 from xai.explain import explain, model_lock
 from xai.methods import ALL_METHODS, METHODS
 
@@ -123,7 +124,8 @@ def model_randomisation(
         image: (N, 1, S, S) model images.
         methods: method keys to check.
         target, additional_forward_args, direction: as for :func:`xai.explain.explain`.
-        seed: seeds the re-initialisation.
+        seed: seeds the re-initialisation, drawn from a generator of this call's own (torch's global
+            generator is neither used nor moved: the result is the same whatever other threads draw).
     """
     original = explain(
         model,
@@ -136,10 +138,11 @@ def model_randomisation(
     fixed_target = original.target if original.target_kind == "class" else None
     with model_lock(model):  # never copy another session's temporary hooks along with the model
         randomised = copy.deepcopy(model)
-    torch.manual_seed(seed)
+    generator = seeded_generator(seed)  # the run's own: other sessions' draws neither shift nor see it
     names, correlations = [], {key: [] for key in methods}
     for name, layer in randomisation_layers(randomised):
-        _reinitialise(layer)
+        with drawing_from(generator):
+            _reinitialise(layer)
         names.append(name)
         again = explain(
             randomised,
