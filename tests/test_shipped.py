@@ -51,7 +51,24 @@ def test_shipped_model_beats_its_baseline_and_the_card_is_honest(task):
     else:
         assert again["model"]["rmse_log"] == pytest.approx(metrics["model"]["rmse_log"], rel=1e-6)
         assert again["model"]["alerts"] == metrics["model"]["alerts"]
-        assert again["baseline"] == metrics["baseline"]
+        _assert_same_figures(again["baseline"], metrics["baseline"])
+
+
+def _assert_same_figures(again, recorded, where: str = "baseline") -> None:
+    """Equal structure, strings and counts; floats equal to 1e-9 relative (the last bits of NumPy's
+    log10/power differ between its AVX2 and AVX-512 code paths)."""
+    if isinstance(recorded, dict):
+        assert sorted(again) == sorted(recorded), where
+        for key, value in recorded.items():
+            _assert_same_figures(again[key], value, f"{where}.{key}")
+    elif isinstance(recorded, list):
+        assert len(again) == len(recorded), where
+        for i, (first, second) in enumerate(zip(again, recorded, strict=True)):
+            _assert_same_figures(first, second, f"{where}[{i}]")
+    elif isinstance(recorded, float):
+        assert again == pytest.approx(recorded, rel=1e-9), where
+    else:
+        assert again == recorded, where
 
 
 def test_unknown_task_is_refused():
@@ -60,17 +77,34 @@ def test_unknown_task_is_refused():
 
 
 def test_the_nifty_cards_command_reproduces_the_shipped_checkpoint(tmp_path, monkeypatch):
-    """Rerun the recorded command (≈ 1 min) and compare with what ships."""
+    """Rerun the recorded command (≈ 1 min) and compare with what ships.
+
+    The same weights, bit for bit, need the same kernels: the same torch and the same CPU
+    instruction set, which the card records (``training.versions``). Between an AVX-512 machine
+    and an AVX2 one the convolutions' rounding differs and grows over the epochs (measured: the
+    shipped card, trained on AVX-512, reran on an AVX2 EPYC to best epoch 2 instead of 6). On other
+    kernels the rerun must still reproduce what the card claims: the same samples and split, a
+    test accuracy inside the card's 95 % interval, and a win over the baseline.
+    """
     import torch
 
     from models.checkpoints import load_checkpoint
     from models.train import main
+    from models.training import versions
 
     card = read_card(SHIPPED["nifty"])
     argv = shlex.split(card["command"])[3:]
     argv[argv.index("--out") + 1] = str(tmp_path / "again")
     assert main(argv) == 0
     again = load_checkpoint(tmp_path / "again")
+    assert again.card["split"] == card["split"]
+    assert again.card["data"] == card["data"]
+    now, then = versions(), card["training"]["versions"]
+    if (now["torch"], now["cpu_capability"]) != (then["torch"], then.get("cpu_capability")):
+        low, high = card["metrics"]["model"]["accuracy_ci95"]
+        assert low <= again.card["metrics"]["model"]["accuracy"] <= high, again.card["metrics"]["verdict"]
+        assert again.card["metrics"]["beats_baseline"], again.card["metrics"]["verdict"]
+        return
     assert again.card["training"]["best_epoch"] == card["training"]["best_epoch"]
     assert again.card["metrics"]["model"]["confusion"] == card["metrics"]["model"]["confusion"]
     shipped = load_shipped("nifty").model.state_dict()
