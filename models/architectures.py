@@ -38,20 +38,14 @@ import torchvision
 from torch import nn
 from torchvision.models.resnet import BasicBlock, conv1x1
 
-from data.settings import CANDLESTICK_SIZE, FIRST_HOUR_MINUTES, TICKER_WINDOW_BARS
+from data.settings import CANDLESTICK_SIZE
 
-TASKS = ("nifty", "ticker")
 IMAGES = ("candlestick", "gadf")
-CLASSIFIER_ARCHS = ("resnet18", "resnet34")
-REGRESSOR_ARCHS = ("cnn-lstm-resnet34", "cnn-lstm-resnet18")
-ARCHS = {"nifty": CLASSIFIER_ARCHS, "ticker": REGRESSOR_ARCHS}
-#: Default architecture per task. The paper's resnet34 classifier is 43.6 MB in
-#: half precision, over the 30 MB budget for shipped weights; resnet18 is 22.4 MB.
-DEFAULT_ARCH = {"nifty": "resnet18", "ticker": "cnn-lstm-resnet34"}
-DEFAULT_IMAGE = {"nifty": "gadf", "ticker": "candlestick"}
 #: Default image side per image type: the GADF of 60 minutes, lightly upsampled;
 #: 128 px gives 50 candlesticks 2-3 px each.
 DEFAULT_IMAGE_SIZE = {"gadf": 64, "candlestick": CANDLESTICK_SIZE}
+#: Pixels per time step an image needs at least (a candlestick draws every bar in a column of its own).
+MIN_PIXELS_PER_STEP = {"gadf": 0, "candlestick": 1}
 #: Residual blocks per stage.
 BLOCK_LAYOUT = {"resnet34": (3, 4, 6, 3), "resnet18": (2, 2, 2, 2)}
 #: log10 changes are multiplied by this inside the regressor (0.001 in log10 ≈ 0.23 %): the
@@ -67,8 +61,9 @@ class ModelSpec:
     """Everything needed to rebuild a model; recorded in the card.
 
     Attributes:
-        task: ``"nifty"`` (up/down classifier) or ``"ticker"`` (next-bar regressor).
-        arch: one of :data:`ARCHS` for the task.
+        task: a task's name (:data:`models.tasks.TASKS`): ``"nifty"`` (up/down classifier) or
+            ``"ticker"`` (next-bar regressor).
+        arch: one of the task's ``archs``.
         image: ``"candlestick"`` or ``"gadf"``.
         image_size: side S of the ``(N, 1, S, S)`` image input.
         sequence_length: length of the window (60 minutes for nifty, 50 bars for ticker).
@@ -89,10 +84,11 @@ class ModelSpec:
     head_hidden: int = 64
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
-        if self.arch not in ARCHS[self.task]:
-            raise ValueError(f"arch must be one of {ARCHS[self.task]} for the {self.task} task, got {self.arch!r}")
+        from models.tasks import task_named
+
+        archs = task_named(self.task).archs  # ValueError naming the tasks
+        if self.arch not in archs:
+            raise ValueError(f"arch must be one of {archs} for the {self.task} task, got {self.arch!r}")
         if self.image not in IMAGES:
             raise ValueError(f"image must be one of {IMAGES}, got {self.image!r}")
         for name in ("image_size", "sequence_length", "width", "extract_channels", "lstm_hidden", "head_hidden"):
@@ -103,24 +99,25 @@ class ModelSpec:
             raise ValueError(
                 f"image_size must be >= {MIN_IMAGE_SIZE} (the trunk divides it by 32), got {self.image_size}"
             )
-        if self.image == "candlestick" and self.image_size < self.sequence_length:
+        if self.image_size < MIN_PIXELS_PER_STEP[self.image] * self.sequence_length:
             raise ValueError(
-                f"image_size must be >= sequence_length ({self.sequence_length}) for candlesticks "
+                f"image_size must be >= sequence_length ({self.sequence_length}) for {self.image}s "
                 f"(one pixel column per bar at least), got {self.image_size}"
             )
 
     @classmethod
     def default(cls, task: str, **overrides: Any) -> ModelSpec:
-        """The default configuration of ``task``, with ``overrides`` applied."""
-        if task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-        image = overrides.pop("image", None) or DEFAULT_IMAGE[task]
+        """The default configuration of ``task`` (a task's name), with ``overrides`` applied."""
+        from models.tasks import task_named
+
+        facts = task_named(task)
+        image = overrides.pop("image", None) or facts.default_image
         values: dict[str, Any] = {
             "task": task,
-            "arch": DEFAULT_ARCH[task],
+            "arch": facts.default_arch,
             "image": image,
             "image_size": DEFAULT_IMAGE_SIZE.get(image, CANDLESTICK_SIZE),
-            "sequence_length": FIRST_HOUR_MINUTES if task == "nifty" else TICKER_WINDOW_BARS,
+            "sequence_length": facts.sequence_length,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
@@ -254,5 +251,7 @@ def _trunk_side(image_size: int) -> int:
 
 
 def build_model(spec: ModelSpec) -> nn.Module:
-    """A fresh, randomly initialised model for ``spec`` (no weights are downloaded)."""
-    return ResNetClassifier(spec) if spec.task == "nifty" else CnnLstmRegressor(spec)
+    """A fresh, randomly initialised model for ``spec`` (no weights are downloaded): its task's model."""
+    from models.tasks import task_named
+
+    return task_named(spec.task).build_model(spec)

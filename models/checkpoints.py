@@ -41,6 +41,7 @@ from torch import nn
 
 from data.cache import atomic_write_bytes
 from models.architectures import ModelSpec, build_model
+from models.tasks import Task, task_named
 
 CARD_NAME = "card.json"
 WEIGHTS_NAME = "model.pt"
@@ -88,6 +89,11 @@ class LoadedCheckpoint:
     spec: ModelSpec
     card: dict[str, Any]
     folder: Path
+
+    @property
+    def task(self) -> Task:
+        """The task the model answers (:mod:`models.tasks`)."""
+        return task_named(self.spec.task)
 
 
 # --------------------------------------------------------------------------- paths
@@ -138,17 +144,18 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+#: A card field's kind → the check its value must pass.
+_KIND_CHECKS = {
+    "str": lambda value: isinstance(value, str),
+    "int": lambda value: isinstance(value, int) and not isinstance(value, bool),
+    "number": lambda value: isinstance(value, int | float) and not isinstance(value, bool),
+    "object": lambda value: isinstance(value, dict),
+}
+
+
 def _check_type(where: str, name: str, value: Any, kind: str) -> None:
     """Raise unless ``value`` is of ``kind``: "str", "int", "number", "object"."""
-    if kind == "str":
-        ok = isinstance(value, str)
-    elif kind == "int":
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif kind == "number":
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-    else:
-        ok = isinstance(value, dict)
-    if not ok:
+    if not _KIND_CHECKS[kind](value):
         article = "an" if kind in ("int", "object") else "a"
         raise CheckpointError(
             f"{where}: field {name} must be {article} {kind}, got {_short(value)}; "

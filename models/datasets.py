@@ -1,32 +1,37 @@
-"""Samples of the two tasks as tensors, with their chronological split.
+"""Samples of a task as tensors, with their chronological split.
 
-* ``nifty``: minute bars → :func:`data.make_nifty_days` → one image per day
-  (computed once: 1,000 days of 64-px GADFs are 16 MB) and the up/down label.
-  Split 0.7 / 0.1 / 0.2: the last 20 % is the test split (the paper's 80/20
-  validation share), and the 10 % before it is the validation split used for
-  early stopping — so the reported figures never saw model selection.
-* ``ticker``: hourly bars → :func:`data.make_ticker_windows` → images rendered
-  per batch (0.03 ms each), the window's log10 closes, and the next log10
-  close. Split 0.81 / 0.09 / 0.10 as in the paper, purged by one window at
-  each boundary so that no bar serves two splits.
+Each task cuts its own samples (:meth:`models.tasks.base.Task.cut_samples`): trading days of
+first-hour minute bars for the up-day classifier, overlapping hourly windows for the next-hour
+regressor. :class:`TaskSamples` holds them, ready to batch; images are drawn from each sample's
+bars by the encoder of the spec's image kind (:data:`ENCODERS`): precomputed when cheap to hold
+(1,000 days of 64-px GADFs are 16 MB), else per batch (a candlestick raster costs 0.03 ms).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 import torch
 
-from data import LoadedBars, chronological_split, load_source, make_nifty_days, make_ticker_windows
+from data import LoadedBars, load_source
 from data.images import CandlestickEncoder, GADFEncoder
-from data.windows import NiftyDays, Split, TickerWindows
+from data.windows import Split
 from models.architectures import ModelSpec
 
-NIFTY_TRAIN_SPLIT = (0.7, 0.1, 0.2)
-TICKER_TRAIN_SPLIT = (0.81, 0.09, 0.10)
+if TYPE_CHECKING:
+    from models.tasks import Task
+
 SPLIT_NAMES = ("train", "validation", "test")
+
+#: Image kind → ``(B, T, 4)`` OHLC windows and a side S → ``(B, 1, S, S)`` float32 images.
+ENCODERS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
+    "gadf": lambda ohlc, size: GADFEncoder(size).transform(ohlc[:, :, 3]),
+    "candlestick": lambda ohlc, size: CandlestickEncoder(size).transform(ohlc),
+}
 
 
 @dataclasses.dataclass
@@ -37,11 +42,13 @@ class TaskSamples:
         spec: the model configuration the images are made for.
         loaded: the bars they come from.
         split: train / validation / test sample ranges.
-        targets: (N,) float64 next log10 close (ticker) or int64 label (nifty).
-        last_log10: (N,) float64 log10 of each window's last close (ticker only).
-        sequences: (N, W) float64 log10 closes (ticker only).
+        targets: (N,) float64 next log10 close (regressor) or int64 label (classifier).
+        last_log10: (N,) float64 log10 of each window's last close (regressor only).
+        sequences: (N, W) float64 log10 closes (regressor only).
         ohlc: (N, W, 4) float64 each sample's bars (the images are drawn from them).
-        precomputed_images: (N, 1, S, S) float32 images when cheap to hold (nifty), else None.
+        times: (N,) when each sample was taken: the day of a first hour, the last bar of a window.
+        session_starts: (N,) the first bar of each day's session (classifier only), else ``None``.
+        precomputed_images: (N, 1, S, S) float32 images when cheap to hold, else None.
     """
 
     spec: ModelSpec
@@ -51,10 +58,19 @@ class TaskSamples:
     last_log10: np.ndarray | None
     sequences: np.ndarray | None
     ohlc: np.ndarray
+    times: pd.DatetimeIndex
+    session_starts: pd.DatetimeIndex | None = None
     precomputed_images: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.targets)
+
+    @property
+    def task(self) -> Task:
+        """The task these samples are of."""
+        from models.tasks import task_named
+
+        return task_named(self.spec.task)
 
     def indices(self, part: str) -> np.ndarray:
         """Sample indices of ``"train"``, ``"validation"`` or ``"test"``."""
@@ -69,16 +85,12 @@ class TaskSamples:
 
     def batch(self, indices: np.ndarray) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         """Model inputs and targets for ``indices``: ``((image,), label)`` or ``((image, log10_close), target)``."""
-        image = self.images(indices)
-        if self.spec.task == "nifty":
-            return (image,), torch.from_numpy(self.targets[indices])
-        sequence = torch.from_numpy(self.sequences[indices].astype(np.float32))
-        return (image, sequence), torch.from_numpy(self.targets[indices])
+        inputs = self.task.inputs(self, indices, self.images(indices))
+        return inputs, torch.from_numpy(self.targets[indices])
 
     def describe(self) -> dict[str, Any]:
         """What the card records about the data and the split."""
         index = self.loaded.bars.index
-        fractions = NIFTY_TRAIN_SPLIT if self.spec.task == "nifty" else TICKER_TRAIN_SPLIT
         return {
             "data": {
                 "source": self.loaded.source,
@@ -90,7 +102,7 @@ class TaskSamples:
                 "samples": len(self),
             },
             "split": {
-                "fractions": list(fractions),
+                "fractions": list(self.task.split_fractions),
                 "purged_at_each_boundary": self.split.purged // 2,
                 **{name: int(size) for name, size in zip(SPLIT_NAMES, self.split.sizes(), strict=True)},
                 "chronological": True,
@@ -100,49 +112,32 @@ class TaskSamples:
 
 def encode_images(ohlc: np.ndarray, spec: ModelSpec) -> np.ndarray:
     """(B, T, 4) OHLC windows → (B, 1, S, S) float32 images of ``spec.image``."""
-    if spec.image == "gadf":
-        return GADFEncoder(spec.image_size).transform(ohlc[:, :, 3])
-    return CandlestickEncoder(spec.image_size).transform(ohlc)
+    return ENCODERS[spec.image](ohlc, spec.image_size)
+
+
+def samples_from_bars(spec: ModelSpec, loaded: LoadedBars) -> TaskSamples:
+    """The samples of ``spec.task`` cut from bars already loaded (e.g. an upload read from memory).
+
+    ``loaded`` must be at the task's interval: minute bars for the up-day task, hourly bars for the
+    next-hour task.
+
+    Raises:
+        DataError: too few samples for a split, or bars at another interval.
+    """
+    from models.tasks import task_named
+
+    return task_named(spec.task).cut_samples(spec, loaded)
 
 
 def load_samples(spec: ModelSpec, source: str, *, date_order: str = "auto", files: bool = True) -> TaskSamples:
-    """Load ``source`` and cut it into the samples of ``spec.task``.
+    """Load ``source`` at the task's interval and cut it into the samples of ``spec.task``.
 
     ``files=False`` (the dashboard) refuses file paths: see :func:`data.load_source`.
 
     Raises:
         DataError: the source cannot be loaded or is too short for a split.
     """
-    if spec.task == "nifty":
-        loaded = load_source(source, "1m", date_order=date_order, files=files)
-        return _nifty_samples(spec, loaded, make_nifty_days(loaded.bars))
-    loaded = load_source(source, "60m", date_order=date_order, files=files)
-    return _ticker_samples(spec, loaded, make_ticker_windows(loaded.bars, spec.sequence_length))
+    from models.tasks import task_named
 
-
-def _nifty_samples(spec: ModelSpec, loaded: LoadedBars, days: NiftyDays) -> TaskSamples:
-    split = chronological_split(len(days), NIFTY_TRAIN_SPLIT)
-    ohlc = days.first_hour_ohlc
-    return TaskSamples(
-        spec=spec,
-        loaded=loaded,
-        split=split,
-        targets=days.label.astype(np.int64),
-        last_log10=None,
-        sequences=None,
-        ohlc=ohlc,
-        precomputed_images=encode_images(ohlc, spec),
-    )
-
-
-def _ticker_samples(spec: ModelSpec, loaded: LoadedBars, windows: TickerWindows) -> TaskSamples:
-    split = chronological_split(len(windows), TICKER_TRAIN_SPLIT, purge=spec.sequence_length)
-    return TaskSamples(
-        spec=spec,
-        loaded=loaded,
-        split=split,
-        targets=np.asarray(windows.target_log10_close, dtype=np.float64),
-        last_log10=np.log10(np.asarray(windows.last_close, dtype=np.float64)),
-        sequences=np.asarray(windows.log10_close, dtype=np.float64),
-        ohlc=np.asarray(windows.ohlc),
-    )
+    task = task_named(spec.task)
+    return task.cut_samples(spec, load_source(source, task.interval, date_order=date_order, files=files))

@@ -1,6 +1,6 @@
 """Honest metrics for the two models, each set against the baseline it has to beat.
 
-Pure NumPy (no torch, no Streamlit, no scikit-learn). Every report is JSON-ready:
+NumPy and SciPy (no torch, no Streamlit, no scikit-learn). Every report is JSON-ready:
 Python ``float``/``int``/``bool``/``str``, lists and dicts only, with NaN written
 as ``None``, so it goes straight into a model card (``card.json``).
 
@@ -39,6 +39,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 #: The 97.5 % point of the standard normal distribution (two-sided 95 %).
 Z_95 = 1.959964
@@ -149,14 +150,6 @@ def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, flo
     return (low, high)
 
 
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 1..N of ``values``; tied values share the mean of the ranks they span."""
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    last_rank = np.cumsum(counts)
-    mean_rank = last_rank - (counts - 1) / 2.0
-    return mean_rank[inverse]
-
-
 def roc_auc(labels: Any, scores: Any) -> float:
     """Area under the ROC curve by the Mann–Whitney U statistic.
 
@@ -176,7 +169,7 @@ def roc_auc(labels: Any, scores: Any) -> float:
     n_neg = positive.size - n_pos
     if n_pos == 0 or n_neg == 0:
         return math.nan
-    ranks = _average_ranks(scores)
+    ranks = stats.rankdata(scores)  # average ranks for ties
     u = ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0
     return float(u / (n_pos * n_neg))
 

@@ -1,8 +1,9 @@
 """The checkpoints shipped with the repository, and how the dashboard loads them.
 
 Trained on the demo market with the default configuration of each task; each
-card records the exact command that produced it (rerun it to reproduce the
-weights). Stored in float16: 22.4 MB + 2.9 MB, under the 30 MB budget.
+card records the exact command that produced it (rerun it on the same torch and
+CPU instruction set, which the card records too, to reproduce the weights bit
+for bit). Stored in float16: 22.4 MB + 2.9 MB, under the 30 MB budget.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ from pathlib import Path
 from data.cli import OneLineParser
 from data.errors import DataError
 from data.timestamps import DATE_ORDERS
-from models.architectures import ARCHS, IMAGES, TASKS, ModelSpec
+from models.architectures import IMAGES, ModelSpec
+from models.tasks import TASK_NAMES, TASKS, task_named
 
 DEFAULTS = {"epochs": 30, "batch_size": 64, "patience": 5, "seed": 0}
 
@@ -41,10 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
-        "--task", required=True, choices=TASKS, help="nifty: up/down day classifier; ticker: next-hour regressor"
+        "--task", required=True, choices=TASK_NAMES, help="nifty: up/down day classifier; ticker: next-hour regressor"
     )
     parser.add_argument("--data", required=True, help="demo:SYMBOL, a CSV/Parquet path, or a Yahoo ticker")
-    all_archs = sorted({arch for archs in ARCHS.values() for arch in archs})
+    all_archs = sorted({arch for task in TASKS.values() for arch in task.archs})
     parser.add_argument("--arch", choices=all_archs, help="default: resnet18 (nifty), cnn-lstm-resnet34 (ticker)")
     parser.add_argument("--image", choices=IMAGES, help="default: gadf (nifty), candlestick (ticker)")
     parser.add_argument(
@@ -86,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError(
                 f"{args.out} already holds a checkpoint; choose another --out or pass --force to replace it"
             )
-        if args.imagenet_weights is not None and args.task != "nifty":
+        if args.imagenet_weights is not None and not task_named(args.task).accepts_imagenet_weights:
             raise ValueError("--imagenet-weights applies to the nifty classifier only")
         if args.imagenet_weights is not None and args.init_from is not None:
             raise ValueError("--imagenet-weights and --init-from exclude each other: start from one set of weights")

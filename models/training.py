@@ -43,28 +43,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from data.bars import LoadedBars
 from data.settings import cache_dir
-from data.windows import make_nifty_days, make_ticker_windows
-from models.architectures import LOG10_SCALE, ModelSpec, build_model
+from models.architectures import ModelSpec, build_model
 from models.checkpoints import TRAIN_COMMAND, CheckpointError, load_checkpoint, read_card, save_checkpoint
-from models.datasets import TaskSamples, _nifty_samples, _ticker_samples
-from models.evaluation import classifier_report, fit_offset_correction, regressor_report
+from models.datasets import TaskSamples
 from models.random_draws import deterministic_algorithms, drawing_from, seeded_generator
+from models.tasks import Task, batched_outputs, task_named
 
-#: Bootstrap block (windows) for the regressor's confidence intervals; shorter test splits use their length.
-BOOTSTRAP_BLOCK = 50
-#: The paper's learning rate for the CNN-LSTM; the classifier uses Adam's usual default.
-DEFAULT_LR = {"ticker": 0.003, "nifty": 0.001}
-#: Decoupled weight decay (AdamW). The classifier (11 M parameters, ~730 training days) overfits
-#: within a few epochs without it (measured on the demo index: test accuracy 0.63 with Adam,
-#: 0.69 with AdamW 0.05); the regressor keeps the paper's plain Adam.
-DEFAULT_WEIGHT_DECAY = {"ticker": 0.0, "nifty": 0.05}
-ALERT_THRESHOLDS_PCT = (0.5, 1.0, 1.5, 2.0)
-#: What the validation figure is, per task (lower is better for both).
-VALIDATION_NAME = {"ticker": "val RMSE log10", "nifty": "val cross-entropy"}
-#: What the training loss is, per task.
-TRAIN_LOSS_NAME = {"ticker": "MSE (log10 close × 1000)²", "nifty": "cross-entropy"}
 #: Sub-folder of the cache folder that holds checkpoints trained from the dashboard.
 CHECKPOINTS_SUBDIR = "checkpoints"
 
@@ -129,8 +114,8 @@ class TrainConfig:
     Attributes:
         epochs: at most this many epochs (the CNN-LSTM paper: 20-30 best, at most 30).
         batch_size: samples per step.
-        lr: Adam's learning rate (default per task: :data:`DEFAULT_LR`).
-        weight_decay: AdamW's decoupled weight decay (default per task: :data:`DEFAULT_WEIGHT_DECAY`;
+        lr: Adam's learning rate (default: the task's ``default_lr``).
+        weight_decay: AdamW's decoupled weight decay (default: the task's ``default_weight_decay``;
             0 is plain Adam).
         patience: stop after this many epochs without a better validation figure.
         seed: seeds shuffling, initialisation and everything random.
@@ -155,11 +140,11 @@ class TrainConfig:
         if self.weight_decay is not None and not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
             raise ValueError(f"weight_decay must be a number >= 0, got {self.weight_decay!r}")
 
-    def learning_rate(self, task: str) -> float:
-        return self.lr if self.lr is not None else DEFAULT_LR[task]
+    def learning_rate(self, task: Task) -> float:
+        return self.lr if self.lr is not None else task.default_lr
 
-    def decay(self, task: str) -> float:
-        return self.weight_decay if self.weight_decay is not None else DEFAULT_WEIGHT_DECAY[task]
+    def decay(self, task: Task) -> float:
+        return self.weight_decay if self.weight_decay is not None else task.default_weight_decay
 
 
 def initial_model(spec: ModelSpec, seed: int) -> nn.Module:
@@ -173,89 +158,24 @@ def device() -> torch.device:
 
 
 def training_loss(spec: ModelSpec, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    if spec.task == "nifty":
-        return nn.functional.cross_entropy(output, target)
-    # MSE on log10 price, measured in LOG10_SCALE units so that it is of order 1
-    return nn.functional.mse_loss(output * LOG10_SCALE, target.to(output.dtype) * LOG10_SCALE)
+    """The loss ``spec``'s task minimises."""
+    return task_named(spec.task).training_loss(output, target)
 
 
-@torch.no_grad()
 def predict(model: nn.Module, samples: TaskSamples, indices: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """(len(indices),) float64: P(up) for the classifier, the predicted log10 close for the regressor."""
-    model.eval()
-    where = next(model.parameters()).device
-    outputs = []
-    for start in range(0, len(indices), batch_size):
-        inputs, _ = samples.batch(indices[start : start + batch_size])
-        output = model(*(tensor.to(where) for tensor in inputs))
-        if samples.spec.task == "nifty":
-            output = torch.softmax(output, dim=1)[:, 1]
-        outputs.append(output.double().cpu().numpy())
-    return np.concatenate(outputs) if outputs else np.empty(0)
+    """(len(indices),) float64: the task's outputs (P(up), or the predicted log10 close), in batches."""
+    return batched_outputs(model, samples, indices, batch_size)
 
 
-def _validation_figure(model: nn.Module, samples: TaskSamples) -> float:
-    """Lower is better: RMSE of log10 close (ticker) or cross-entropy (nifty) on the validation split."""
+def validation_figure(model: nn.Module, samples: TaskSamples) -> float:
+    """Lower is better: the task's validation figure on the validation split."""
     indices = samples.indices("validation")
-    predicted = predict(model, samples, indices)
-    truth = samples.targets[indices]
-    if samples.spec.task == "ticker":
-        return float(np.sqrt(np.mean((predicted - truth) ** 2)))
-    p_up = np.clip(predicted, 1e-7, 1 - 1e-7)
-    return float(-np.mean(np.where(truth == 1, np.log(p_up), np.log(1 - p_up))))
-
-
-@torch.no_grad()
-def image_branch_live_share(model: nn.Module, samples: TaskSamples, part: str = "validation") -> float:
-    """Share of the regressor's extract-layer activations above zero on ``part``.
-
-    0 means the image branch is dead: the forecast ignores the chart and every image
-    explanation is blank. Recorded in the card so that this can never go unnoticed.
-    """
-    model.eval()
-    where = next(model.parameters()).device
-    indices = samples.indices(part)
-    live, total = 0, 0
-    for start in range(0, len(indices), 256):
-        (image, _), _ = samples.batch(indices[start : start + 256])
-        features = model.extract(model.trunk(model.stem(image.to(where))))
-        live += int((features > 0).sum())
-        total += features.numel()
-    return live / total
+    return samples.task.validation_figure(predict(model, samples, indices), samples.targets[indices])
 
 
 def evaluate(model: nn.Module, samples: TaskSamples) -> dict[str, Any]:
-    """Test-split metrics against the baseline (and, for the regressor, with the offset correction)."""
-    test = samples.indices("test")
-    train = samples.indices("train")
-    predicted = predict(model, samples, test)
-    if samples.spec.task == "nifty":
-        return classifier_report(samples.targets[test], predicted, train_labels=samples.targets[train])
-    up_share = float(np.mean(samples.targets[train] > samples.last_log10[train]))
-    report = regressor_report(
-        samples.targets[test],
-        predicted,
-        samples.last_log10[test],
-        thresholds=ALERT_THRESHOLDS_PCT,
-        train_up_share=up_share,
-        block=min(BOOTSTRAP_BLOCK, len(test)),
-    )
-    # the paper's offset correction, fitted on the most recent data before the test split
-    validation = samples.indices("validation")
-    correction = fit_offset_correction(samples.targets[validation], predict(model, samples, validation))
-    corrected = regressor_report(
-        samples.targets[test],
-        correction.apply(predicted),
-        samples.last_log10[test],
-        thresholds=ALERT_THRESHOLDS_PCT,
-        train_up_share=up_share,
-        block=min(BOOTSTRAP_BLOCK, len(test)),
-    )
-    report["model_with_offset_correction"] = corrected["model"]
-    report["offset_correction"] = {**correction.to_dict(), "fitted_on": "validation split (most recent before test)"}
-    report["verdict_with_offset_correction"] = corrected["verdict"]
-    report["image_branch_live_share"] = image_branch_live_share(model, samples)
-    return report
+    """Test-split metrics against the task's baselines: the card's ``metrics``."""
+    return samples.task.evaluate(model, samples)
 
 
 def versions() -> dict[str, str]:
@@ -276,27 +196,13 @@ def versions() -> dict[str, str]:
     }
 
 
-def samples_from_bars(spec: ModelSpec, loaded: LoadedBars) -> TaskSamples:
-    """The samples of ``spec.task`` cut from bars already loaded (e.g. an upload read from memory).
-
-    ``loaded`` must be at the task's interval: minute bars for ``nifty``, hourly bars for ``ticker``.
-
-    Raises:
-        DataError: too few samples for a split, or bars at another interval.
-    """
-    if spec.task == "nifty":
-        return _nifty_samples(spec, loaded, make_nifty_days(loaded.bars))
-    return _ticker_samples(spec, loaded, make_ticker_windows(loaded.bars, spec.sequence_length))
-
-
 def new_checkpoint_folder(task: str) -> Path:
     """A new, empty folder for a checkpoint of ``task`` under ``<cache>/checkpoints``.
 
     The name is generated (task, UTC time, random suffix): it never comes from user input, and
     nothing is written into the repository.
     """
-    if task not in DEFAULT_LR:
-        raise ValueError(f"task must be one of {tuple(DEFAULT_LR)}, got {task!r}")
+    task_named(task)  # ValueError naming the tasks
     root = cache_dir() / CHECKPOINTS_SUBDIR
     root.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
@@ -357,7 +263,7 @@ def fine_tune_spec(init_from: str | Path, task: str) -> ModelSpec:
         CheckpointError: no readable checkpoint there, or one of another task.
     """
     card = read_card(init_from)
-    if card["task"] != task:
+    if card["task"] != task_named(task).name:
         raise CheckpointError(
             f"cannot fine-tune from {init_from}: it is a {card['task']} checkpoint, not a {task} one; "
             f"pick a {task} checkpoint or train from scratch"
@@ -446,15 +352,14 @@ def _train(
     on_epoch: Callable[[EpochReport], bool | None] | None,
 ) -> dict[str, Any]:
     rng = np.random.default_rng(config.seed)  # shuffles the training samples
+    task = task_named(spec.task)
     model = initial_model(spec, config.seed)
     initial = None if init_from is None else load_initial_weights(model, spec, init_from)
     if prepare is not None:
         prepare(model)
     where = device()
     model.to(where)
-    optimiser = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate(spec.task), weight_decay=config.decay(spec.task)
-    )
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate(task), weight_decay=config.decay(task))
     train_indices = samples.indices("train")
     card: dict[str, Any] = {
         **samples.describe(),
@@ -478,7 +383,7 @@ def _train(
             for number, start in enumerate(bar, start=1):
                 inputs, target = samples.batch(order[start : start + config.batch_size])
                 optimiser.zero_grad()
-                loss = training_loss(spec, model(*(t.to(where) for t in inputs)), target.to(where))
+                loss = task.training_loss(model(*(t.to(where) for t in inputs)), target.to(where))
                 loss.backward()
                 optimiser.step()
                 losses.append(loss.item())
@@ -494,7 +399,7 @@ def _train(
                             seconds=time.perf_counter() - started,
                         )
                     )
-            figure = _validation_figure(model, samples)
+            figure = validation_figure(model, samples)
             history.append(
                 {
                     "epoch": epoch,
@@ -507,10 +412,10 @@ def _train(
             if improved:
                 best_figure, best_epoch = figure, epoch
                 best_state = copy.deepcopy(model.state_dict())
-                card["training"] = _training_fields(config, spec, epoch, best_epoch, started, history, initial)
+                card["training"] = _training_fields(config, task, epoch, best_epoch, started, history, initial)
                 save_checkpoint(out, model, card, half=config.half)
             if progress:
-                name, mark = VALIDATION_NAME[spec.task], "  * best, saved" if improved else ""
+                name, mark = task.validation_name, "  * best, saved" if improved else ""
                 print(f"epoch {epoch:>2}: train loss {np.mean(losses):.4f}  {name} {figure:.5f}{mark}", file=sys.stderr)
             if on_epoch is not None:
                 report = EpochReport(
@@ -522,7 +427,7 @@ def _train(
                     best_epoch=best_epoch,
                     improved=improved,
                     seconds=time.perf_counter() - started,
-                    validation_name=VALIDATION_NAME[spec.task],
+                    validation_name=task.validation_name,
                 )
                 if on_epoch(report) is False:
                     stopped = epoch < config.epochs
@@ -539,9 +444,9 @@ def _train(
     if config.half:  # evaluate the weights exactly as they are stored
         model.load_state_dict({k: v.half().to(v.dtype) if v.is_floating_point() else v for k, v in best_state.items()})
     card["training"] = _training_fields(
-        config, spec, len(history), best_epoch, started, history, initial, interrupted=interrupted, stopped=stopped
+        config, task, len(history), best_epoch, started, history, initial, interrupted=interrupted, stopped=stopped
     )
-    card["metrics"] = evaluate(model, samples)
+    card["metrics"] = task.evaluate(model, samples)
     card["status"] = "interrupted" if interrupted else "stopped" if stopped else "complete"
     save_checkpoint(out, model, card, half=config.half)
     return card
@@ -549,7 +454,7 @@ def _train(
 
 def _training_fields(
     config: TrainConfig,
-    spec: ModelSpec,
+    task: Task,
     epochs_run: int,
     best_epoch: int,
     started: float,
@@ -565,10 +470,10 @@ def _training_fields(
         "max_epochs": config.epochs,
         "patience": config.patience,
         "batch_size": config.batch_size,
-        "lr": config.learning_rate(spec.task),
-        "optimizer": "AdamW" if config.decay(spec.task) else "Adam",
-        "weight_decay": config.decay(spec.task),
-        "loss": "cross-entropy" if spec.task == "nifty" else "MSE on log10 close",
+        "lr": config.learning_rate(task),
+        "optimizer": "AdamW" if config.decay(task) else "Adam",
+        "weight_decay": config.decay(task),
+        "loss": task.loss_description,
         "seed": config.seed,
         "seconds": round(time.perf_counter() - started, 1),
         "device": str(device()),

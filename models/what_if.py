@@ -24,11 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data import make_nifty_days
-from models.checkpoints import CheckpointError, LoadedCheckpoint
+from models.checkpoints import LoadedCheckpoint
 from models.datasets import SPLIT_NAMES, load_samples
 from models.evaluation import (
-    OffsetCorrection,
     _as_1d,
     _as_labels,
     _check_real,
@@ -37,11 +35,8 @@ from models.evaluation import (
     count_alerts,
     wilson_interval,
 )
-from models.training import predict
-
-#: The offset correction's own fields in the card's ``metrics.offset_correction`` (which adds ``fitted_on``).
-_CORRECTION_FIELDS = ("gap_avg", "deviation", "sign")
-
+from models.tasks import batched_outputs
+from models.tasks.next_hour import card_correction
 
 # --------------------------------------------------------------------------- history
 
@@ -84,23 +79,6 @@ class PredictionHistory:
         return len(self.times)
 
 
-def card_correction(card: dict[str, Any]) -> OffsetCorrection | None:
-    """The offset correction recorded in a regressor's card (``metrics.offset_correction``), or ``None``.
-
-    Raises:
-        CheckpointError: the card holds a correction that is not three finite numbers.
-    """
-    recorded = card.get("metrics", {}).get("offset_correction")
-    if recorded is None:
-        return None
-    try:
-        return OffsetCorrection.from_dict({field: recorded[field] for field in _CORRECTION_FIELDS})
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(
-            f"the card's metrics.offset_correction is unreadable ({error}); retrain the model to rewrite its card"
-        ) from error
-
-
 def prediction_history(
     loaded: LoadedCheckpoint, source: str, part: str = "test", *, files: bool = True
 ) -> PredictionHistory:
@@ -135,14 +113,12 @@ def prediction_history(
 
     samples = load_samples(loaded.spec, source, files=files)
     indices = samples.indices(part)
-    outputs = predict(loaded.model, samples, indices)
+    outputs = batched_outputs(loaded.model, samples, indices)
     common = {"task": loaded.spec.task, "source": source, "part": part, "synthetic": bool(samples.loaded.synthetic)}
-    if loaded.spec.task == "nifty":
-        # the samples are the usable days of make_nifty_days, in its order (0.04 s for four years)
-        days = make_nifty_days(samples.loaded.bars).day
+    if not loaded.task.is_regression:
         return PredictionHistory(
             **common,
-            times=days[indices].to_numpy(dtype="datetime64[ns]"),
+            times=samples.times[indices].to_numpy(dtype="datetime64[ns]"),
             probability_up=outputs,
             label=samples.targets[indices].astype(np.int64),
         )

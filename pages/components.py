@@ -10,15 +10,13 @@ import dataclasses
 
 import pandas as pd
 import streamlit as st
-import torch
 
 from data.errors import RendererUnavailableError
 from models.checkpoints import LoadedCheckpoint
-from models.datasets import load_samples
-from xai import ALL_METHODS, METHODS, model_randomisation, trust_scores
+from workflows.window import WindowExplanation, sanity_table, window_trust_table
+from xai import ALL_METHODS, METHODS
 from xai.export import attributions_csv, attributions_npz, export_parameters, params_json, per_time_csv
 from xai.render import comparison_figure, figure_png, time_importance_figure
-from xai.report import WindowExplanation
 from xai.sanity import UNCHANGED_CORRELATION
 from xai.time_projection import NORMALISE_MODES
 
@@ -73,12 +71,9 @@ def panel_settings() -> PanelSettings:
 
 
 @st.cache_resource(show_spinner="Running the sanity check on this model (once)…", max_entries=4)
-def sanity_table(folder: str, _loaded: LoadedCheckpoint) -> pd.DataFrame:
+def cached_sanity_table(folder: str, _loaded: LoadedCheckpoint) -> pd.DataFrame:
     """Model-randomisation figures for the model in ``folder``, on 4 of its test windows."""
-    samples = load_samples(_loaded.spec, _loaded.card["data"]["source"], files=False)
-    inputs, _ = samples.batch(samples.indices("test")[:4])
-    extra = inputs[1] if len(inputs) > 1 else None
-    return model_randomisation(_loaded.model, inputs[0], additional_forward_args=extra).as_frame()
+    return sanity_table(_loaded)
 
 
 @st.cache_data(show_spinner="Scoring the maps…", max_entries=64)
@@ -90,33 +85,11 @@ def window_scores(
     _loaded: LoadedCheckpoint,
     _result: WindowExplanation,
 ) -> pd.DataFrame:
-    """Deletion / insertion (10 pixel steps), infidelity and sensitivity of one window's maps.
+    """Deletion / insertion, infidelity and sensitivity of one window's maps.
 
     Cached per checkpoint, window, methods and explained direction: the maps these identify.
     """
-    extra = None if _result.closes is None else torch.from_numpy(_result.closes)
-    scores = trust_scores(
-        _loaded.model,
-        torch.from_numpy(_result.image[None, None]),
-        _result.explanations,
-        additional_forward_args=extra,
-        steps=10,
-        n_random=2,
-        sensitivity_samples=4,
-    )
-    return pd.DataFrame(
-        {
-            METHODS[key].label: {
-                "deletion area ↓": float(s.deletion_auc[0]),
-                "random order deletion": float(s.random_deletion_auc[0]),
-                "insertion area ↑": float(s.insertion_auc[0]),
-                "random order insertion": float(s.random_insertion_auc[0]),
-                "infidelity share ↓": float(s.infidelity_share[0]),
-                "sensitivity ↓": float(s.sensitivity[0]) if s.sensitivity is not None else float("nan"),
-            }
-            for key, s in scores.items()
-        }
-    ).T
+    return window_trust_table(_loaded, _result)
 
 
 def show_comparison(
@@ -178,7 +151,7 @@ def _trust_section(
     loaded: LoadedCheckpoint, folder: str, result: WindowExplanation, methods: list[str], window_id: str
 ) -> None:
     st.subheader("How far to trust each map")
-    table = sanity_table(folder, loaded)
+    table = cached_sanity_table(folder, loaded)
     for key in methods:
         label = METHODS[key].label
         mean = float(table.loc[label, "mean"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from data import DataError
+from data import DataError, LoadedBars
 from data.demo import DEMO_INDEX, DEMO_SYMBOLS
 from data.images import candlestick_figure
 from data.images.display import gadf_figure
@@ -20,26 +20,34 @@ TASK_INTERVAL = {TICKER_TASK: "60m", NIFTY_TASK: "1m"}
 
 st.title("Data")
 task = st.radio("Task", [TICKER_TASK, NIFTY_TASK], horizontal=True, key="task")
-kind = st.radio("Source", ["Demo market", "Upload a file", "Yahoo ticker"], horizontal=True, key="source_kind")
 interval = TASK_INTERVAL[task]
-payload, name, source = None, "", ""
 
+
+def from_demo() -> tuple[LoadedBars, str, bytes | None, str]:
+    default = DEMO_SYMBOLS.index(DEMO_INDEX if task == NIFTY_TASK else DEMO_SYMBOLS[0])
+    source = "demo:" + st.selectbox("Demo symbol (synthetic)", DEMO_SYMBOLS, index=default, key="demo_symbol")
+    return load_named(source, interval), source, None, ""
+
+
+def from_upload() -> tuple[LoadedBars, str, bytes | None, str]:
+    upload = st.file_uploader("CSV or Parquet of OHLC(V) bars", type=["csv", "txt", "parquet"], key="upload")
+    if upload is None:
+        st.info("Upload a file: the Kaggle NIFTY 100 minute file, a yfinance export, or any timestamp + OHLC CSV.")
+        st.stop()
+    payload, name = upload.getvalue(), upload.name
+    return load_upload(payload, name, interval), "", payload, name
+
+
+def from_yahoo() -> tuple[LoadedBars, str, bytes | None, str]:
+    symbol = st.text_input("Yahoo symbol", value="^NSEI" if task == NIFTY_TASK else "AAPL", key="ticker")
+    return load_named(symbol, interval), symbol, None, ""
+
+
+#: The source kinds, each with the widgets that load one.
+SOURCES = {"Demo market": from_demo, "Upload a file": from_upload, "Yahoo ticker": from_yahoo}
+kind = st.radio("Source", list(SOURCES), horizontal=True, key="source_kind")
 try:
-    if kind == "Demo market":
-        default = DEMO_SYMBOLS.index(DEMO_INDEX if task == NIFTY_TASK else DEMO_SYMBOLS[0])
-        source = "demo:" + st.selectbox("Demo symbol (synthetic)", DEMO_SYMBOLS, index=default, key="demo_symbol")
-        loaded = load_named(source, interval)
-    elif kind == "Upload a file":
-        upload = st.file_uploader("CSV or Parquet of OHLC(V) bars", type=["csv", "txt", "parquet"], key="upload")
-        if upload is None:
-            st.info("Upload a file: the Kaggle NIFTY 100 minute file, a yfinance export, or any timestamp + OHLC CSV.")
-            st.stop()
-        payload, name = upload.getvalue(), upload.name
-        loaded = load_upload(payload, name, interval)
-    else:
-        symbol = st.text_input("Yahoo symbol", value="^NSEI" if task == NIFTY_TASK else "AAPL", key="ticker")
-        source = symbol
-        loaded = load_named(symbol, interval)
+    loaded, source, payload, name = SOURCES[kind]()
 except DataError as error:
     st.error(f"{error}")
     st.stop()

@@ -1,6 +1,6 @@
 """Evaluate: the engine's aggregate views over a date range (widgets and layout only).
 
-The numbers come from :func:`xai.range_evaluation.evaluate_range`; the result is cached per
+The numbers come from :func:`workflows.range_evaluation.evaluate_range`; the result is cached per
 (checkpoint folder, source, range, methods, settings), so going back to a range is instant.
 """
 
@@ -13,14 +13,14 @@ import streamlit as st
 from data.settings import SYNTHETIC_LABEL
 from models.datasets import TaskSamples, load_samples
 from pages.shared import active_checkpoint, active_model, cached_model
-from xai import ALL_METHODS, METHODS
-from xai.range_evaluation import (
+from workflows.range_evaluation import (
     DateSpan,
     RangeEvaluation,
     available_range,
     evaluate_range,
 )
-from xai.range_figures import agreement_figure, bands_figure, faithfulness_figure, sanity_figure
+from workflows.range_figures import agreement_figure, bands_figure, faithfulness_figure, sanity_figure
+from xai import ALL_METHODS, METHODS
 from xai.sanity import UNCHANGED_CORRELATION
 
 TASKS = {"NIFTY-day classifier": "nifty", "Ticker regressor": "ticker"}
@@ -156,7 +156,7 @@ with st.expander("Settings"):
     max_samples = st.slider("Most samples to explain", 8, 256, 64, step=8, key="evaluate_samples")
     faithfulness_inputs = st.slider("Samples for deletion and insertion", 4, 32, 16, step=4, key="evaluate_faithful")
     direction = 1
-    if task == "ticker":
+    if loaded.task.is_regression:  # the regressor's maps explain a direction of the forecast
         direction = DIRECTIONS[st.radio("Explain", list(DIRECTIONS), horizontal=True, key="evaluate_direction")]
 
 if len(chosen_range) != 2:

@@ -8,11 +8,7 @@ from data.demo import DEMO_INDEX, DEMO_TICKERS
 from data.settings import FIRST_HOUR_MINUTES, SYNTHETIC_LABEL, TICKER_WINDOW_BARS
 from models.checkpoints import CheckpointError, read_card
 from models.registry import SHIPPED
-
-TASK_TITLES = {
-    "nifty": "NIFTY-day classifier — will the day close above its open?",
-    "ticker": "Ticker regressor — the close one hour ahead, with alerts",
-}
+from models.tasks import TASKS
 
 
 @st.cache_data(show_spinner=False)
@@ -42,7 +38,7 @@ decision threshold; **Data** shows every source and the images a model sees.
 st.info(f"Offline demo market loaded: tickers {', '.join(DEMO_TICKERS)} and the index {DEMO_INDEX}. {SYNTHETIC_LABEL}.")
 
 st.subheader("Shipped models, on their chronological test split")
-for task, title in TASK_TITLES.items():
+for task, title in ((task.name, task.title) for task in TASKS.values()):
     try:
         card = shipped_card(task)
     except CheckpointError as error:

@@ -12,7 +12,7 @@ from data.views import nifty_day_view
 from models.checkpoints import LoadedCheckpoint
 from pages.components import panel_settings, show_comparison
 from pages.shared import first_hours, pick_model, pick_source
-from xai.report import WindowExplanation, explain_window
+from workflows.window import WindowExplanation, explain_window
 
 TASK = "nifty"
 

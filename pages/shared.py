@@ -18,12 +18,13 @@ from pathlib import Path
 import streamlit as st
 
 from data import DataError, LoadedBars, load_bar_file, load_source, make_nifty_days
-from data.demo import DEMO_INDEX, DEMO_SYMBOLS, DEMO_TICKERS
+from data.demo import DEMO_SYMBOLS
 from data.settings import SYNTHETIC_LABEL
 from data.sources import to_interval
 from data.windows import NiftyDays
 from models.checkpoints import CheckpointError, LoadedCheckpoint, load_checkpoint, read_card
 from models.registry import SHIPPED, available_checkpoints
+from models.tasks import Task, task_named
 from xai import captum_ready
 
 #: Session-state key holding the checkpoint folder chosen for a task (set by the Train page).
@@ -90,52 +91,59 @@ class SourceChoice:
     name: str = ""
 
 
-SOURCE_KINDS = ("Demo market", "Yahoo ticker", "Upload a file")
+def _demo_source(task: Task, linked_demo: str | None) -> tuple[LoadedBars, str, str, bytes | None, str]:
+    choices = list(task.demo_symbols)
+    if linked_demo is not None and linked_demo not in DEMO_SYMBOLS:
+        st.warning(f"Unknown demo symbol {linked_demo!r} in the link; showing {choices[0]}.")
+    index = choices.index(linked_demo) if linked_demo in choices else 0
+    key = f"{task.name}_demo"
+    source = "demo:" + st.sidebar.selectbox("Demo symbol (synthetic)", choices, index=index, key=key)
+    return load_named(source, task.interval), source, source, None, ""
 
 
-def pick_source(task: str) -> SourceChoice:
-    """Sidebar widgets choosing the data for ``task`` (``"nifty"``: minute bars; ``"ticker"``: hourly).
+def _yahoo_source(task: Task, linked: str, linked_demo: str | None) -> tuple[LoadedBars, str, str, bytes | None, str]:
+    default = linked if linked_demo is None else task.yahoo_example
+    source = st.sidebar.text_input("Yahoo symbol", value=default, key=f"{task.name}_symbol").strip()
+    if not source:
+        st.info("Type a Yahoo symbol, e.g. AAPL, or ^NSEI for the NIFTY 50.")
+        st.stop()
+    return load_named(source, task.interval), source, source, None, ""
+
+
+def _uploaded_source(task: Task) -> tuple[LoadedBars, str, str, bytes | None, str]:
+    upload = st.sidebar.file_uploader(
+        "CSV or Parquet of bars", type=["csv", "txt", "parquet"], key=f"{task.name}_upload"
+    )
+    if upload is None:
+        st.info("Upload a file: the Kaggle NIFTY 100 minute CSV, a yfinance export, or any timestamp + OHLC CSV.")
+        st.stop()
+    payload, name = upload.getvalue(), upload.name
+    loaded = load_upload(payload, name, task.interval)
+    return loaded, "", f"upload:{name}:{hashlib.sha256(payload).hexdigest()[:16]}", payload, name
+
+
+#: The source kinds of the sidebar, each with the widgets that pick one.
+SOURCE_KINDS = {
+    "Demo market": lambda task, linked, linked_demo: _demo_source(task, linked_demo),
+    "Yahoo ticker": _yahoo_source,
+    "Upload a file": lambda task, linked, linked_demo: _uploaded_source(task),
+}
+
+
+def pick_source(task_name: str) -> SourceChoice:
+    """Sidebar widgets choosing the data for the task ``task_name`` (bars at the task's interval).
 
     Reads and writes ``?source=`` (``demo:SYM`` or a Yahoo symbol). A failure is shown as a message that
     says what to do, and the page stops there; nothing else the user had is touched.
     """
-    interval = "1m" if task == "nifty" else "60m"
-    demo_default = DEMO_INDEX if task == "nifty" else DEMO_TICKERS[0]
-    linked = st.query_params.get("source", f"demo:{demo_default}")
+    task = task_named(task_name)
+    linked = st.query_params.get("source", f"demo:{task.demo_symbols[0]}")
     linked_demo = linked.removeprefix("demo:") if linked.startswith("demo:") else None
-    kind_index = 0 if linked_demo is not None else 1
+    kinds = list(SOURCE_KINDS)
     st.sidebar.subheader("Data")
-    kind = st.sidebar.radio("Source", SOURCE_KINDS, index=kind_index, key=f"{task}_source_kind")
-    payload, name = None, ""
+    kind = st.sidebar.radio("Source", kinds, index=0 if linked_demo is not None else 1, key=f"{task.name}_source_kind")
     try:
-        if kind == "Demo market":
-            choices = [DEMO_INDEX] if task == "nifty" else list(DEMO_TICKERS)
-            if linked_demo is not None and linked_demo not in DEMO_SYMBOLS:
-                st.warning(f"Unknown demo symbol {linked_demo!r} in the link; showing {demo_default}.")
-            index = choices.index(linked_demo) if linked_demo in choices else 0
-            source = "demo:" + st.sidebar.selectbox("Demo symbol (synthetic)", choices, index=index, key=f"{task}_demo")
-            loaded = load_named(source, interval)
-            cache_key = source
-        elif kind == "Yahoo ticker":
-            default = linked if linked_demo is None else ("^NSEI" if task == "nifty" else "AAPL")
-            source = st.sidebar.text_input("Yahoo symbol", value=default, key=f"{task}_symbol").strip()
-            if not source:
-                st.info("Type a Yahoo symbol, e.g. AAPL, or ^NSEI for the NIFTY 50.")
-                st.stop()
-            loaded = load_named(source, interval)
-            cache_key = source
-        else:
-            upload = st.sidebar.file_uploader(
-                "CSV or Parquet of bars", type=["csv", "txt", "parquet"], key=f"{task}_upload"
-            )
-            if upload is None:
-                st.info(
-                    "Upload a file: the Kaggle NIFTY 100 minute CSV, a yfinance export, or any timestamp + OHLC CSV."
-                )
-                st.stop()
-            payload, name, source = upload.getvalue(), upload.name, ""
-            loaded = load_upload(payload, name, interval)
-            cache_key = f"upload:{name}:{hashlib.sha256(payload).hexdigest()[:16]}"
+        loaded, source, cache_key, payload, name = SOURCE_KINDS[kind](task, linked, linked_demo)
     except DataError as error:
         st.error(str(error))
         st.stop()

@@ -13,7 +13,7 @@ from data.views import count_ticker_windows, ticker_window_view
 from models.checkpoints import LoadedCheckpoint
 from pages.components import panel_settings, show_comparison
 from pages.shared import pick_model, pick_source
-from xai.report import WindowExplanation, explain_window
+from workflows.window import WindowExplanation, explain_window
 
 TASK = "ticker"
 DIRECTIONS = {
@@ -51,6 +51,26 @@ def linked_threshold() -> float:
         st.warning(f"The link's threshold {text!r} is not a % between 0.05 and 10; using {DEFAULT_THRESHOLD} %.")
         return DEFAULT_THRESHOLD
     return value
+
+
+def gadf_as_input(image_col, gadf_chart, candlestick_rgb, size: int) -> None:
+    """The GADF the model reads, the candlestick of the same window below."""
+    image_col.plotly_chart(gadf_chart, width="stretch")
+    image_col.caption(f"The model's input: the GADF of the closes at {size} px.")
+    with st.expander("The same window as a candlestick raster"):
+        st.image(candlestick_rgb, caption="What a candlestick-trained model would see")
+
+
+def candlestick_as_input(image_col, gadf_chart, candlestick_rgb, size: int) -> None:
+    """The raster the model reads, the GADF of the same window below."""
+    image_col.image(candlestick_rgb, caption=f"The model's input: candlestick {size} px")
+    with st.expander("The same window as a GADF (what a GADF-trained model would see)"):
+        st.plotly_chart(gadf_chart, width="content")
+        st.caption("Train a GADF regressor on the Train page, then pick it under Model in the sidebar.")
+
+
+#: The model's image kind → how its input is shown beside the chart.
+INPUT_VIEWS = {"gadf": gadf_as_input, "candlestick": candlestick_as_input}
 
 
 st.title("Ticker — the next hour's close, and why")
@@ -153,16 +173,9 @@ chart_col, image_col = st.columns([3, 2])
 chart_col.plotly_chart(candlestick_figure(view.bars, synthetic=choice.loaded.synthetic), width="stretch")
 times = [f"{stamp:%m-%d %H:%M}" for stamp in view.bars.index]
 gadf = gadf_figure(view.gadf, times=times, title="GADF of the closes", synthetic=choice.loaded.synthetic)
-if loaded.spec.image == "gadf":
-    image_col.plotly_chart(gadf, width="stretch")
-    image_col.caption(f"The model's input: the GADF of the closes at {loaded.spec.image_size} px.")
-    with st.expander("The same window as a candlestick raster"):
-        st.image(view.candlestick_rgb, caption="What a candlestick-trained model would see")
-else:
-    image_col.image(view.candlestick_rgb, caption=f"The model's input: candlestick {loaded.spec.image_size} px")
-    with st.expander("The same window as a GADF (what a GADF-trained model would see)"):
-        st.plotly_chart(gadf, width="content")
-        st.caption("Train a GADF regressor on the Train page, then pick it under Model in the sidebar.")
+
+
+INPUT_VIEWS[loaded.spec.image](image_col, gadf, view.candlestick_rgb, loaded.spec.image_size)
 
 show_comparison(
     loaded,

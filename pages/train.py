@@ -9,40 +9,29 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from data import DataError
-from data.demo import DEMO_INDEX, DEMO_TICKERS
 from data.settings import SYNTHETIC_LABEL
 from data.uploads import store_upload
-from models.architectures import ARCHS, IMAGES, ModelSpec
+from models.architectures import IMAGES, ModelSpec
 from models.checkpoints import CheckpointError, read_card
+from models.datasets import samples_from_bars
 from models.registry import SHIPPED
+from models.tasks import Task, task_named
 from models.training import (
-    TRAIN_LOSS_NAME,
-    VALIDATION_NAME,
     TrainConfig,
     cli_command,
     fine_tune_spec,
     new_checkpoint_folder,
     same_test_split,
-    samples_from_bars,
     train,
 )
 from pages.shared import active_checkpoint, load_named, load_upload, use_checkpoint
 
 TASKS = {"Ticker regressor (next-hour close)": "ticker", "NIFTY-day classifier (up or down day)": "nifty"}
-INTERVAL = {"nifty": "1m", "ticker": "60m"}
-DEMO_CHOICES = {"nifty": (DEMO_INDEX,), "ticker": DEMO_TICKERS}
+#: Where the training data comes from: the demo market, or a file the user uploads.
+DEMO, UPLOAD = "Demo market", "Upload a file"
 IMAGE_SIZES = (32, 48, 64, 96, 128, 192, 256, 350)
 SCRATCH, FINE_TUNE = "From scratch", "Fine-tune the active model"
 RESULT_KEY = "train::result"
-#: Headline test metrics per task: (card key, label, format, lower is better).
-HEADLINE = {
-    "nifty": (("accuracy", "Accuracy", "{:.3f}", False), ("auc", "ROC AUC", "{:.3f}", False)),
-    "ticker": (
-        ("rmse_log", "RMSE (log10 close)", "{:.5f}", True),
-        ("mape_pct", "MAPE", "{:.3f} %", True),
-        ("direction_accuracy", "Direction accuracy", "{:.3f}", False),
-    ),
-}
 
 
 @st.cache_resource(show_spinner=False)
@@ -51,28 +40,29 @@ def training_lock() -> threading.Lock:
     return threading.Lock()
 
 
-def loss_figure(history: list[dict], task: str, synthetic: bool) -> go.Figure:
-    """Train loss and validation figure per epoch (the regressor's on a second axis: other units)."""
+def loss_figure(history: list[dict], task: Task, synthetic: bool) -> go.Figure:
+    """Train loss and validation figure per epoch (on a second axis when in other units)."""
     epochs = [entry["epoch"] for entry in history]
+    second_axis = not task.validation_in_loss_units
     figure = go.Figure()
-    figure.add_scatter(x=epochs, y=[e["train_loss"] for e in history], name=f"train loss ({TRAIN_LOSS_NAME[task]})")
+    figure.add_scatter(x=epochs, y=[e["train_loss"] for e in history], name=f"train loss ({task.train_loss_name})")
     figure.add_scatter(
         x=epochs,
         y=[e["validation"] for e in history],
-        name=VALIDATION_NAME[task],
-        yaxis="y2" if task == "ticker" else "y",
+        name=task.validation_name,
+        yaxis="y2" if second_axis else "y",
     )
     title = "<br>".join(part for part in ("Loss per epoch", SYNTHETIC_LABEL if synthetic else "") if part)
     figure.update_traces(mode="lines+markers")
     figure.update_layout(
         title=title,
         xaxis={"title": "epoch", "dtick": 1},
-        yaxis={"title": TRAIN_LOSS_NAME[task] if task == "ticker" else "cross-entropy"},
+        yaxis={"title": task.train_loss_name},
         height=360,
         legend={"orientation": "h", "y": -0.25},
     )
-    if task == "ticker":
-        figure.update_layout(yaxis2={"title": VALIDATION_NAME[task], "overlaying": "y", "side": "right"})
+    if second_axis:
+        figure.update_layout(yaxis2={"title": task.validation_name, "overlaying": "y", "side": "right"})
     return figure
 
 
@@ -89,7 +79,7 @@ def run_training(task, spec, loaded, source, init_from, config) -> dict:
 
     def on_epoch(report) -> None:
         history.append({"epoch": report.epoch, "train_loss": report.train_loss, "validation": report.validation})
-        chart.plotly_chart(loss_figure(history, task, loaded.synthetic), width="stretch")
+        chart.plotly_chart(loss_figure(history, task_named(task), loaded.synthetic), width="stretch")
 
     finished = False
     try:
@@ -112,10 +102,11 @@ def show_result(result: dict, *, chart: bool) -> None:
     metrics, training = card["metrics"], card["training"]
     st.subheader("The new model on its chronological test split")
     if chart:
-        st.plotly_chart(loss_figure(training["history"], task, result["synthetic"]), width="stretch")
+        st.plotly_chart(loss_figure(training["history"], task_named(task), result["synthetic"]), width="stretch")
     (st.success if metrics.get("beats_baseline") else st.warning)(metrics["verdict"])
-    columns = st.columns(len(HEADLINE[task]))
-    for column, (key, label, fmt, lower) in zip(columns, HEADLINE[task], strict=True):
+    headline = task_named(task).headline_metrics
+    columns = st.columns(len(headline))
+    for column, (key, label, fmt, lower) in zip(columns, headline, strict=True):
         model, baseline = metrics["model"][key], metrics["baseline"][key]
         column.metric(
             label,
@@ -128,9 +119,7 @@ def show_result(result: dict, *, chart: bool) -> None:
     except CheckpointError:
         shipped = None
     if shipped is not None and same_test_split(card, shipped):
-        figures = ", ".join(
-            f"{label} {fmt.format(shipped['metrics']['model'][k])}" for k, label, fmt, _ in HEADLINE[task]
-        )
+        figures = ", ".join(f"{label} {fmt.format(shipped['metrics']['model'][k])}" for k, label, fmt, _ in headline)
         st.caption(f"The shipped model on the same data and test split: {figures}.")
     data = card["data"]
     interval = metrics["model"].get("accuracy_ci95")
@@ -160,11 +149,11 @@ else:
     st.info(f"Every page uses the {task} model in `{active}`.")
     st.button("Back to the shipped model", on_click=use_checkpoint, args=(task, SHIPPED[task]), key="use_shipped")
 
-kind = st.radio("Data", ["Demo market", "Upload a file"], horizontal=True, key="source_kind")
+from_demo = st.radio("Data", [DEMO, UPLOAD], horizontal=True, key="source_kind") == DEMO
 start = st.radio("Start", [SCRATCH, FINE_TUNE], horizontal=True, key="start")
 try:
-    if kind == "Demo market":
-        source = "demo:" + st.selectbox("Demo symbol (synthetic)", DEMO_CHOICES[task], key=f"demo_{task}")
+    if from_demo:
+        source = "demo:" + st.selectbox("Demo symbol (synthetic)", task_named(task).demo_symbols, key=f"demo_{task}")
         st.info(SYNTHETIC_LABEL)
         upload = None
     else:
@@ -178,7 +167,7 @@ try:
         init_from = None
         default = ModelSpec.default(task)
         with st.expander(f"Model: {default.arch}, {default.image} {default.image_size} px unless changed here"):
-            arch = st.selectbox("Architecture", ARCHS[task], key=f"arch_{task}")
+            arch = st.selectbox("Architecture", task_named(task).archs, key=f"arch_{task}")
             image = st.selectbox("Image", IMAGES, index=IMAGES.index(default.image), key=f"image_{task}")
             size = ModelSpec.default(task, image=image).image_size
             size = st.selectbox("Image size (px)", IMAGE_SIZES, IMAGE_SIZES.index(size), key=f"size_{task}_{image}")
@@ -191,13 +180,13 @@ except (DataError, ValueError) as error:
     st.error(f"{error}")
     st.stop()
 
-if st.button("Start training", type="primary", key="start_training", disabled=kind != "Demo market" and not upload):
+if st.button("Start training", type="primary", key="start_training", disabled=not from_demo and not upload):
     lock = training_lock()
     if not lock.acquire(blocking=False):
         st.warning("Another session is training on this server; start again when it has finished.")
         st.stop()
     try:
-        interval = INTERVAL[task]
+        interval = task_named(task).interval
         if upload is None:
             loaded = load_named(source, interval)
         else:  # kept under its content's digest, so What if and Evaluate can read it again
@@ -213,5 +202,5 @@ if st.button("Start training", type="primary", key="start_training", disabled=ki
         lock.release()
 elif (result := st.session_state.get(RESULT_KEY)) is not None and result["task"] == task:
     show_result(result, chart=True)
-elif kind != "Demo market" and not upload:
+elif not from_demo and not upload:
     st.info("Upload a file: the Kaggle NIFTY 100 minute file, a yfinance export, or any timestamp + OHLC CSV.")

@@ -122,12 +122,11 @@ if not len(past):
     st.warning(f"The {part} split of {source} is empty: pick another split.")
     st.stop()
 first, last = pd.Timestamp(past.times[0]), pd.Timestamp(past.times[-1])
-samples = "trading days" if task == "nifty" else "hourly forecasts"
-st.caption(f"{len(past):,} {samples} of {source}, {first:%Y-%m-%d} → {last:%Y-%m-%d}.")
+st.caption(f"{len(past):,} {loaded.task.sample_noun} of {source}, {first:%Y-%m-%d} → {last:%Y-%m-%d}.")
 if past.synthetic:
     st.caption(SYNTHETIC_LABEL)
 
-if task == "ticker":
+if loaded.task.is_regression:  # an alert threshold on the forecast move
     has_correction = past.predicted_pct_corrected is not None
     why = "fitted on the validation split; it makes the shipped model worse" if has_correction else "not in this card"
     corrected = st.toggle(
@@ -165,7 +164,7 @@ if task == "ticker":
     figure.update_yaxes(title_text="count", row=2, col=1)
     figure.update_xaxes(title_text="alert threshold (%)", row=2, col=1)
     st.plotly_chart(titled(figure, "Alerts over thresholds (grey line: the slider)", past.synthetic), width="stretch")
-else:
+else:  # a decision threshold on P(up)
     threshold = st.slider(
         "Decision threshold: 'up' when P(up) is above it", scale.low, scale.high, step=scale.step, key=threshold_key
     )

@@ -1,4 +1,4 @@
-"""xai.range_evaluation on the shipped NIFTY classifier: the right samples, the model's own split,
+"""workflows.range_evaluation on the shipped NIFTY classifier: the right samples, the model's own split,
 the engine's own figures, a rising progress bar, and errors that say what to do."""
 
 from __future__ import annotations
@@ -14,14 +14,15 @@ from data.demo import DEMO_INDEX, demo_bars
 from data.settings import SYNTHETIC_LABEL
 from models.datasets import load_samples
 from models.registry import load_shipped
-from xai import ALL_METHODS, METHODS, captum_ready, equalise_gadf, explain, gadf_time_importance
-from xai.aggregate import peak_summary
-from xai.localisation import interval_specificity, localisation, planted_intervals, sample_times
-from xai.range_evaluation import (
+from workflows.planted import planted_intervals, sample_times
+from workflows.range_evaluation import (
     available_range,
     evaluate_range,
 )
-from xai.range_figures import agreement_figure, bands_figure, faithfulness_figure, sanity_figure
+from workflows.range_figures import agreement_figure, bands_figure, faithfulness_figure, sanity_figure
+from xai import ALL_METHODS, METHODS, captum_ready, equalise_gadf, explain, gadf_time_importance
+from xai.aggregate import peak_summary
+from xai.localisation import interval_specificity, localisation
 from xai.time_projection import normalise
 
 SOURCE = f"demo:{DEMO_INDEX}"

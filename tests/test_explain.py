@@ -12,7 +12,8 @@ from captum.attr import Deconvolution, GuidedBackprop, GuidedGradCam, LayerAttri
 from torch import nn
 
 from models.architectures import ModelSpec, build_model
-from xai.explain import ENGINES, ForecastDirection, GradCamOptions, explain
+from models.tasks import ForecastDirection
+from xai.explain import ENGINES, GradCamOptions, explain
 from xai.methods import ALL_METHODS, METHODS
 from xai.prepare import captum_ready
 
@@ -268,7 +269,7 @@ def test_model_mode_is_restored(classifier_case):
     [
         ({"methods": ["lime"]}, r"methods must be a non-empty list of \('gradcam', 'saliency'"),
         ({"methods": []}, r"methods must be a non-empty list of"),
-        ({"target": 2}, r"target must be 0 \(down\) or 1 \(up\), one per input or one for all, got 2"),
+        ({"target": 2}, r"target must be a class in \[0, 2\), one per input \(4\) or one for all, got 2"),
         ({"additional_forward_args": torch.zeros(4, 50)}, r"additional_forward_args is for the ticker regressor"),
     ],
 )
@@ -282,7 +283,7 @@ def test_bad_requests_name_the_parameter(regressor_case):
     model, image, closes = regressor_case
     with pytest.raises(ValueError, match=r"image must be a \(N, 1, S, S\) tensor, got \(4, 128, 128\)"):
         explain(model, image[:, 0], additional_forward_args=closes)
-    with pytest.raises(ValueError, match=r"additional_forward_args must hold the \(N, W\) log10 closes"):
+    with pytest.raises(ValueError, match=r"additional_forward_args must hold the \(4, W\) log10 closes"):
         explain(model, image)
     with pytest.raises(ValueError, match=r"direction must be \+1 \(pushes the forecast up\) or -1 \(down\), got 0"):
         explain(model, image, additional_forward_args=closes, direction=0)

@@ -14,7 +14,8 @@ from torch import nn
 from data.images.candlestick import bar_columns
 from data.images.gadf import gadf_pixel_spans
 from models.architectures import LOG10_SCALE
-from xai.explain import ForecastDirection, explain
+from models.tasks import ForecastDirection
+from xai.explain import explain
 from xai.faithfulness import (
     FaithfulnessCurves,
     candlestick_units,

@@ -19,9 +19,10 @@ import pytest
 from data.demo import planted_patterns
 from models.datasets import load_samples
 from models.registry import load_shipped
+from workflows.planted import planted_intervals, sample_times
 from xai import explain, gadf_time_importance
 from xai.aggregate import equalise_gadf, importance_by_prediction, peak_summary
-from xai.localisation import interval_specificity, localisation, planted_intervals, sample_times, welch_band
+from xai.localisation import interval_specificity, localisation, welch_band
 from xai.methods import ALL_METHODS
 
 T975_DF3 = 3.182446305284263  # Student-t quantile t_{0.975, 3}

@@ -15,10 +15,11 @@ from data.settings import SYNTHETIC_LABEL
 from models.datasets import load_samples
 from models.registry import load_shipped
 from tests.conftest import REPO_ROOT
+from workflows.planted import planted_intervals, sample_times
+from workflows.range_evaluation import available_range
 from xai import METHODS, captum_ready, equalise_gadf, explain, gadf_time_importance
 from xai.aggregate import peak_summary
-from xai.localisation import localisation, planted_intervals, sample_times
-from xai.range_evaluation import available_range
+from xai.localisation import localisation
 
 TIMEOUT_S = 300  # the first run imports torch and Captum and loads the model; a run explains 12 days
 PAGE = str(REPO_ROOT / "pages" / "evaluate.py")

@@ -1,4 +1,4 @@
-"""One window through a model (models.predict) and explained for a page (xai.report)."""
+"""One window through a model (models.predict) and explained for a page (workflows.window)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from data.images.candlestick import bar_columns
 from models.datasets import load_samples
 from models.locks import model_lock
 from models.predict import Forecast, model_inputs, predict_window
+from workflows.window import explain_window
 from xai import ALL_METHODS, equalise_gadf
-from xai.report import explain_window
 from xai.time_projection import gadf_time_importance
 
 

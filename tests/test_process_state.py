@@ -138,7 +138,7 @@ import torchvision, yfinance
 before = (torch.get_num_threads(), len(warnings.filters), torch.are_deterministic_algorithms_enabled(),
           torch.get_rng_state().sum().item())
 import data, models.registry, models.training, models.what_if, models.predict
-import xai, xai.explain, xai.render, xai.report, xai.range_evaluation, xai.range_figures
+import xai, xai.explain, xai.render, workflows.window, workflows.range_evaluation, workflows.range_figures
 import pages.shared, pages.components
 after = (torch.get_num_threads(), len(warnings.filters), torch.are_deterministic_algorithms_enabled(),
          torch.get_rng_state().sum().item())

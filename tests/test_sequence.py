@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from models.registry import load_shipped
-from xai.explain import ForecastDirection
+from models.tasks import ForecastDirection
 from xai.sequence import sequence_attribution
 
 

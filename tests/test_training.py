@@ -19,22 +19,21 @@ from data.demo import DEMO_INDEX, demo_bars
 from data.settings import cache_dir
 from models.architectures import ModelSpec
 from models.checkpoints import CheckpointError, load_checkpoint, read_card
-from models.datasets import load_samples
+from models.datasets import load_samples, samples_from_bars
 from models.registry import SHIPPED
+from models.tasks import task_named
 from models.train import build_parser, main
 from models.training import (
-    VALIDATION_NAME,
     BatchReport,
     EpochReport,
     TrainConfig,
-    _validation_figure,
     cli_command,
     fine_tune_spec,
     new_checkpoint_folder,
     predict,
     same_test_split,
-    samples_from_bars,
     train,
+    validation_figure,
 )
 from tests.conftest import REPO_ROOT
 
@@ -127,7 +126,7 @@ def test_ctrl_c_keeps_the_best_checkpoint_so_far(ticker_samples, tmp_path, monke
     import models.training as training
 
     calls = {"n": 0}
-    real = training._validation_figure
+    real = training.validation_figure
 
     def interrupt_in_epoch_two(model, samples):
         calls["n"] += 1
@@ -135,7 +134,7 @@ def test_ctrl_c_keeps_the_best_checkpoint_so_far(ticker_samples, tmp_path, monke
             raise KeyboardInterrupt
         return real(model, samples)
 
-    monkeypatch.setattr(training, "_validation_figure", interrupt_in_epoch_two)
+    monkeypatch.setattr(training, "validation_figure", interrupt_in_epoch_two)
     card = train(
         ticker_samples.spec,
         ticker_samples,
@@ -311,7 +310,7 @@ def test_callbacks_see_every_step_and_epoch_with_the_cards_figures(few_ticker_sa
     assert [report.improved for report in epochs] == [
         entry["validation"] < min([np.inf] + [e["validation"] for e in history[:i]]) for i, entry in enumerate(history)
     ]
-    assert {report.validation_name for report in epochs} == {VALIDATION_NAME["ticker"]} == {"val RMSE log10"}
+    assert {report.validation_name for report in epochs} == {task_named("ticker").validation_name} == {"val RMSE log10"}
     assert all(report.epochs == 2 for report in epochs)
     assert [r.seconds for r in epochs] == sorted(r.seconds for r in epochs)
 
@@ -358,7 +357,7 @@ def test_stopping_from_the_callback_keeps_the_best_checkpoint(few_ticker_samples
     best = min(report.validation for report in seen)
     assert saved["training"]["best_epoch"] == next(r.epoch for r in seen if r.validation == best)
     loaded = load_checkpoint(tmp_path, task="ticker")
-    assert _validation_figure(loaded.model, few_ticker_samples) == pytest.approx(best, rel=1e-6)
+    assert validation_figure(loaded.model, few_ticker_samples) == pytest.approx(best, rel=1e-6)
 
 
 def test_returning_false_at_the_last_epoch_is_a_complete_run(few_ticker_samples, tmp_path):

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from xai.checks import real_matrix
 from xai.sanity import spearman
 from xai.time_projection import NORMALISE_MODES, GadfImportance, normalise
 
@@ -133,19 +134,6 @@ class Agreement:
 # --- validation --------------------------------------------------------------
 
 
-def _matrix(value: Any, name: str) -> np.ndarray:
-    """Return ``value`` as ``(N, T) float64``, finite, ``T >= 1`` (``N`` may be 0)."""
-    array = np.asarray(value)
-    if array.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must be an array of real numbers, got dtype {array.dtype}")
-    if array.ndim != 2 or array.shape[1] < 1:
-        raise ValueError(f"{name} must have shape (N, T) with T >= 1, got shape {array.shape}")
-    array = array.astype(np.float64, copy=False)
-    if not np.isfinite(array).all():
-        raise ValueError(f"{name} must be finite, got NaN or inf")
-    return array
-
-
 def _confidence(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"confidence must be a float, got {type(value).__name__} {value!r}")
@@ -161,7 +149,7 @@ def _flags(value: Any, name: str, n_rows: int) -> np.ndarray:
         raise TypeError(f"{name} must be an array of bools (or 0 / 1), got dtype {array.dtype}")
     if array.shape != (n_rows,):
         raise ValueError(f"{name} must have shape ({n_rows},), one flag per row of per_time, got shape {array.shape}")
-    if array.dtype.kind != "b" and not np.isin(array, (0, 1)).all():
+    if array.dtype != np.bool_ and not np.isin(array, (0, 1)).all():
         raise ValueError(f"{name} must hold only 0 / 1 (or bools), got values {np.unique(array)[:10].tolist()}")
     return array.astype(bool)
 
@@ -186,7 +174,7 @@ def mean_band(values: Any, confidence: float = 0.95) -> Band:
         ValueError: ``values`` not 2-D or not finite, ``confidence`` outside ``(0, 1)``.
     """
     confidence = _confidence(confidence)
-    rows = _matrix(values, "values")
+    rows = real_matrix(values, "values")
     n, n_steps = rows.shape
     if n < 2:
         mean = rows.mean(axis=0) if n == 1 else np.full(n_steps, np.nan)
@@ -224,7 +212,7 @@ def importance_by_prediction(
         raise TypeError(f"mode must be a str, got {type(mode).__name__} {mode!r}")
     if mode not in NORMALISE_MODES:
         raise ValueError(f"mode must be one of {NORMALISE_MODES}, got {mode!r}")
-    rows = _matrix(per_time, "per_time")
+    rows = real_matrix(per_time, "per_time")
     up = _flags(predicted_up, "predicted_up", len(rows))
     scaled = normalise(rows, mode) if len(rows) else rows
     return {"up": mean_band(scaled[up], confidence), "down": mean_band(scaled[~up], confidence)}
@@ -257,7 +245,7 @@ def peak_summary(per_time: Any, *, confidence: float = 0.95) -> PeakSummary:
     Raises:
         TypeError / ValueError: ``per_time`` not ``(N, T)`` finite reals or ``T < 3``; bad ``confidence``.
     """
-    rows = np.abs(_matrix(per_time, "per_time"))
+    rows = np.abs(real_matrix(per_time, "per_time"))
     bounds = third_bounds(rows.shape[1])
     total = rows.sum(axis=1)
     rows = rows[total > 0]

@@ -24,3 +24,16 @@ def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
         allowed = ", ".join(repr(choice) for choice in choices)
         raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
     return value
+
+
+def real_matrix(value: Any, name: str) -> np.ndarray:
+    """``value`` as ``(N, T) float64``, finite, ``T >= 1`` (``N`` may be 0)."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {array.dtype}")
+    if array.ndim != 2 or array.shape[1] < 1:
+        raise ValueError(f"{name} must have shape (N, T) with T >= 1, got shape {array.shape}")
+    array = array.astype(np.float64, copy=False)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite, got NaN or inf")
+    return array

@@ -32,19 +32,18 @@ releases its hooks in ``finally``; the model is never switched to train mode.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from captum.attr import GuidedBackprop, LayerAttribution
 from torch import nn
 
-from models.architectures import LOG10_SCALE
-from models.locks import model_lock
+from models.locks import eval_mode, model_lock
+from models.tasks import task_of
 from xai.fused import fused_passes
 from xai.methods import ALL_METHODS, METHODS
 from xai.prepare import captum_ready
@@ -104,7 +103,8 @@ class ExplanationSet:
         maps: method key → :class:`Explanation`, in the order requested.
         target: (N,) the class explained per input (classifier), or the direction (+1/-1) for
             the regressor, repeated per input.
-        target_kind: ``"class"`` or ``"direction"``.
+        target_kind: what ``target`` holds, the model's task's ``target_kind``: ``"class"`` or
+            ``"direction"``.
         gradcam: the options used.
     """
 
@@ -112,39 +112,6 @@ class ExplanationSet:
     target: np.ndarray
     target_kind: str
     gradcam: GradCamOptions
-
-
-class ForecastDirection(nn.Module):
-    """The regressor's predicted change, signed: ``direction · (forecast − last close) · LOG10_SCALE``, (N, 1).
-
-    Explaining output 0 of this wrapper answers "what pushes the forecast up" (+1) or "down" (−1).
-    The last close does not depend on the image, so image gradients equal those of the forecast.
-    """
-
-    def __init__(self, regressor: nn.Module, direction: int) -> None:
-        super().__init__()
-        self.regressor = regressor
-        self.direction = direction
-
-    def forward(self, image: torch.Tensor, log10_close: torch.Tensor) -> torch.Tensor:
-        if hasattr(self.regressor, "predicted_change"):  # exact: without the price level's float32 rounding
-            change = self.regressor.predicted_change(image, log10_close)
-        else:
-            change = (self.regressor(image, log10_close) - log10_close[:, -1]) * LOG10_SCALE
-        return (self.direction * change).unsqueeze(1)
-
-
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module, device: torch.device) -> Iterator[None]:
-    """Eval mode for the duration (never train mode); cuDNN's RNN backward needs cuDNN off in eval."""
-    modes = {module: module.training for module in model.modules()}
-    model.eval()
-    try:
-        with torch.backends.cudnn.flags(enabled=device.type != "cuda"):
-            yield
-    finally:
-        for module, training in modes.items():  # each module's own flag: a wrapper must not reset the model
-            module.training = training
 
 
 def explain(
@@ -165,7 +132,8 @@ def explain(
             :class:`~models.architectures.CnnLstmRegressor` (made Captum-ready here, once).
         image: (N, 1, S, S) float32 model images.
         methods: keys of :data:`~xai.methods.METHODS`, in the order to return them.
-        target: classifier only — class per input (int or (N,)); default: the predicted class.
+        target: classifier only — class per input (int or (N,)), each 0 (down) or 1 (up); default: the
+            predicted class.
         additional_forward_args: regressor only — (N, W) log10 closes.
         direction: regressor only — +1 explains "pushes the forecast up", −1 "down".
         gradcam: Grad-CAM options (layer, ReLU, upsampling).
@@ -184,13 +152,10 @@ def explain(
     if not isinstance(image, torch.Tensor) or image.ndim != 4 or image.shape[1] != 1:
         shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
         raise ValueError(f"image must be a (N, 1, S, S) tensor, got {shape}")
-    is_regressor = getattr(getattr(model, "spec", None), "task", None) == "ticker"
-    if is_regressor and additional_forward_args is None:
-        raise ValueError("additional_forward_args must hold the (N, W) log10 closes for the ticker regressor")
-    if is_regressor and direction not in (1, -1):
-        raise ValueError(f"direction must be +1 (pushes the forecast up) or -1 (down), got {direction!r}")
-    if not is_regressor and additional_forward_args is not None:
-        raise ValueError("additional_forward_args is for the ticker regressor; the classifier takes the image only")
+    task = task_of(model)
+    explained = task.explained_output(
+        model, len(image), target=target, direction=direction, extra=additional_forward_args
+    )  # the arguments checked once, by the task
 
     with model_lock(model):
         captum_ready(model)
@@ -200,32 +165,15 @@ def explain(
         layer = options.layer
         if layer is None and {"gradcam", "guided_gradcam"} & set(methods):
             layer = model.gradcam_layer  # only the Grad-CAM methods need a layer
-        with _eval_mode(model, device):
-            if is_regressor:
-                forward, captum_target = ForecastDirection(model, direction), 0
-            else:  # None: the predicted class, read from the passes' own forward output
-                forward, captum_target = model, _class_targets(image, target)
+        captum_target = explained.target  # None: the predicted class, read from the passes' own forward
+        if isinstance(captum_target, torch.Tensor):
+            captum_target = captum_target.to(device)
+        with eval_mode(model, device):
             passes = fused_passes if engine == "fused" else _captum_passes
-            computed, captum_target = passes(forward, layer, image, captum_target, extra, set(methods))
-            explained = np.full(len(image), direction) if is_regressor else captum_target.cpu().numpy()
+            computed, captum_target = passes(explained.forward, layer, image, captum_target, extra, set(methods))
             maps = _assemble(computed, tuple(image.shape[2:]), methods, options)
-    return ExplanationSet(
-        maps=maps,
-        target=explained,
-        target_kind="direction" if is_regressor else "class",
-        gradcam=options,
-    )
-
-
-def _class_targets(image: torch.Tensor, target: object) -> torch.Tensor | None:
-    if target is None:
-        return None
-    targets = torch.as_tensor(target, device=image.device).long().reshape(-1)
-    if len(targets) == 1:
-        targets = targets.expand(len(image))
-    if len(targets) != len(image) or (targets < 0).any() or (targets > 1).any():
-        raise ValueError(f"target must be 0 (down) or 1 (up), one per input or one for all, got {target!r}")
-    return targets
+    fixed = captum_target.cpu().numpy() if explained.direction is None else np.full(len(image), explained.direction)
+    return ExplanationSet(maps=maps, target=fixed, target_kind=task.target_kind, gradcam=options)
 
 
 def _captum_passes(

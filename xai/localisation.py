@@ -1,19 +1,10 @@
-"""Localisation scores against the demo market's planted patterns.
+"""Localisation scores: how much of a map's time profile falls on known intervals, against chance.
 
-On the bundled demo market we know where the signal is: :func:`data.demo.planted_patterns` lists
-every planted pattern. A map that explains a model trained there should put its mass on those
-minutes or bars more than a map that points anywhere would.
+Where the signal is known — on the demo market, :func:`workflows.planted.planted_intervals` gives
+each sample's planted pattern as a ``[start, stop)`` interval of time steps (``(-1, -1)`` where
+there is none) — a map that explains a model should put its mass there more than a map that
+points anywhere would. These functions take any such intervals; they know nothing of the app.
 
-* :func:`planted_intervals` — each sample's planted interval in time-step coordinates:
-
-  - NIFTY-DEMO days (``nifty`` task, T = 60 first-hour minutes): the day's V / inverted V,
-    ``[first_hour_start, first_hour_end)``;
-  - demo ticker windows (``ticker`` task, T = 50 hourly bars): the pattern bar (the hourly bar
-    whose last ~20 minutes hold the breakout), ``[i, i + 1)`` with ``i`` its position in the
-    window. The breakout moves the *next* hour, so with ``max_age=0`` only windows that end on
-    the pattern bar count — the ones whose forecast the pattern drives.
-
-  Rows without a pattern are ``(-1, -1)``. Other sources have no ground truth and are refused.
 * :func:`localisation` — per input, the share of absolute mass inside the interval
   (:func:`~xai.time_projection.interval_share`) and the pointing-game hit
   (:func:`~xai.time_projection.pointing_game`), each next to what chance scores: a uniform
@@ -35,27 +26,13 @@ import dataclasses
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
-from data.demo import DEMO_INDEX, DEMO_SYMBOLS, planted_patterns
-from data.windows import make_nifty_days, make_ticker_windows
-from models.datasets import TaskSamples
-from xai.aggregate import Band, _matrix, mean_band
+from xai.aggregate import Band, mean_band
+from xai.checks import real_matrix
 from xai.time_projection import interval_share, pointing_game
 
-__all__ = [
-    "Localisation",
-    "demo_symbol",
-    "interval_specificity",
-    "localisation",
-    "planted_intervals",
-    "sample_times",
-    "welch_band",
-]
-
-#: Prefix of a demo market source (``"demo:NIFTY-DEMO"``).
-DEMO_PREFIX = "demo:"
+__all__ = ["Localisation", "interval_specificity", "localisation", "welch_band"]
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -155,8 +132,8 @@ def welch_band(sample: Any, reference: Any, confidence: float = 0.95) -> Band:
         :class:`~xai.aggregate.Band` with ``n = len(sample)``; NaN with a ``reason`` when either
         side has fewer than 2 values.
     """
-    first = _matrix(np.reshape(sample, (-1, 1)), "sample")[:, 0]
-    second = _matrix(np.reshape(reference, (-1, 1)), "reference")[:, 0]
+    first = real_matrix(np.reshape(sample, (-1, 1)), "sample")[:, 0]
+    second = real_matrix(np.reshape(reference, (-1, 1)), "reference")[:, 0]
     band = mean_band(first[:, np.newaxis], confidence)  # validates confidence
     if len(first) < 2 or len(second) < 2:
         nan = np.full(1, np.nan)
@@ -177,111 +154,6 @@ def welch_band(sample: Any, reference: Any, confidence: float = 0.95) -> Band:
         n=len(first),
         confidence=band.confidence,
     )
-
-
-# --- ground truth ------------------------------------------------------------
-
-
-def demo_symbol(samples: TaskSamples) -> str:
-    """The demo symbol the samples were cut from (``"NIFTY-DEMO"``, ``"ACME"``, ...).
-
-    Raises:
-        TypeError: ``samples`` is not a :class:`~models.datasets.TaskSamples`.
-        ValueError: the samples do not come from the demo market (no ground truth).
-    """
-    if not isinstance(samples, TaskSamples):
-        raise TypeError(f"samples must be a models.datasets.TaskSamples, got {type(samples).__name__}")
-    source = str(samples.loaded.source)
-    symbol = source[len(DEMO_PREFIX) :].upper() if source.lower().startswith(DEMO_PREFIX) else ""
-    if samples.loaded.layout != "demo" or symbol not in DEMO_SYMBOLS:
-        raise ValueError(
-            f"samples must come from the demo market (source 'demo:SYMBOL', one of {', '.join(DEMO_SYMBOLS)}), "
-            f"whose planted patterns are the only ground truth; got source {source!r}"
-        )
-    return symbol
-
-
-def sample_times(samples: TaskSamples) -> pd.DatetimeIndex:
-    """``(N,)`` when each sample was taken: the day (midnight) of a NIFTY sample, the stamp of a
-    ticker window's last hourly bar.
-
-    Recomputed from ``samples.loaded.bars`` with the same function that cut the samples.
-
-    Raises:
-        ValueError: the recomputed samples do not match ``samples`` in number.
-    """
-    if samples.spec.task == "nifty":
-        times = make_nifty_days(samples.loaded.bars).day
-    else:
-        times = make_ticker_windows(samples.loaded.bars, samples.spec.sequence_length).end_time
-    if len(times) != len(samples):
-        raise ValueError(
-            f"samples must hold the {len(times)} samples its bars cut into, got {len(samples)}; "
-            "build them with models.datasets.load_samples"
-        )
-    return pd.DatetimeIndex(times)
-
-
-def planted_intervals(samples: TaskSamples, *, max_age: int | None = None) -> np.ndarray:
-    """Each sample's planted interval ``[start, stop)`` in its time steps.
-
-    Args:
-        samples: demo-market samples from :func:`models.datasets.load_samples`.
-        max_age: ticker windows only — keep a pattern only if its bar is at most this many bars
-            before the window's last bar (0: the last bar, whose next hour is the forecast);
-            ``None``: the most recent pattern anywhere in the window.
-
-    Returns:
-        ``(N, 2) int64``: NIFTY days — ``[first_hour_start, first_hour_end)`` in first-hour
-        minutes; ticker windows — ``[i, i + 1)``, ``i`` the pattern bar's position in the window;
-        ``(-1, -1)`` where there is none.
-
-    Raises:
-        TypeError: ``samples`` not TaskSamples, ``max_age`` not an int.
-        ValueError: a source that is not the demo market, a task the symbol has no patterns for
-            (NIFTY days need NIFTY-DEMO, ticker windows a demo ticker), ``max_age`` < 0 or given
-            for NIFTY days.
-    """
-    symbol = demo_symbol(samples)
-    task = samples.spec.task
-    if (task == "nifty") != (symbol == DEMO_INDEX):
-        wanted = f"{DEMO_INDEX}'s first-hour patterns" if task == "nifty" else "a demo ticker's hourly breakouts"
-        raise ValueError(f"samples of the {task!r} task are scored against {wanted}; got source 'demo:{symbol}'")
-    if task == "nifty":
-        if max_age is not None:
-            raise ValueError(f"max_age applies to ticker windows, not to NIFTY days; got max_age {max_age!r}")
-        return _nifty_intervals(sample_times(samples), planted_patterns(symbol))
-    if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, (int, np.integer))):
-        raise TypeError(f"max_age must be an int or None, got {type(max_age).__name__} {max_age!r}")
-    if max_age is not None and max_age < 0:
-        raise ValueError(f"max_age must be >= 0 (bars before the window's last bar), got {max_age}")
-    return _ticker_intervals(samples, planted_patterns(symbol), max_age)
-
-
-def _nifty_intervals(days: pd.DatetimeIndex, patterns: pd.DataFrame) -> np.ndarray:
-    intervals = np.full((len(days), 2), -1, dtype=np.int64)
-    row = days.get_indexer(pd.DatetimeIndex(patterns["day"]))
-    found = row >= 0
-    intervals[row[found], 0] = patterns["first_hour_start"].to_numpy()[found]
-    intervals[row[found], 1] = patterns["first_hour_end"].to_numpy()[found]
-    return intervals
-
-
-def _ticker_intervals(samples: TaskSamples, patterns: pd.DataFrame, max_age: int | None) -> np.ndarray:
-    window = samples.spec.sequence_length
-    bars = samples.loaded.bars.index
-    position = np.sort(bars.get_indexer(pd.DatetimeIndex(patterns["pattern_hour"])))
-    position = position[position >= 0]
-    first_bar = np.arange(len(samples))
-    last_bar = first_bar + window - 1
-    latest = np.searchsorted(position, last_bar, side="right") - 1  # the most recent pattern up to the last bar
-    at = np.where(latest >= 0, position[np.maximum(latest, 0)], -1)
-    oldest = first_bar if max_age is None else np.maximum(first_bar, last_bar - max_age)
-    inside = (latest >= 0) & (at >= oldest)
-    intervals = np.full((len(samples), 2), -1, dtype=np.int64)
-    intervals[inside, 0] = at[inside] - first_bar[inside]
-    intervals[inside, 1] = intervals[inside, 0] + 1
-    return intervals
 
 
 # --- scores ------------------------------------------------------------------
@@ -315,7 +187,7 @@ def _unique_intervals(spans: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray,
     return unique, index, counts
 
 
-def _score_matrix(rows: np.ndarray, unique: np.ndarray, tolerance: int) -> tuple[np.ndarray, np.ndarray]:
+def _scorereal_matrix(rows: np.ndarray, unique: np.ndarray, tolerance: int) -> tuple[np.ndarray, np.ndarray]:
     """``(N, U)`` share of each row in each interval, and ``(N, U)`` whether its peak hits it."""
     shares = np.stack([interval_share(rows, int(a), int(b)) for a, b in unique], axis=1)
     hits = np.stack([pointing_game(rows, int(a), int(b), tolerance=tolerance) for a, b in unique], axis=1)
@@ -323,7 +195,7 @@ def _score_matrix(rows: np.ndarray, unique: np.ndarray, tolerance: int) -> tuple
 
 
 def _validate_common(per_time: Any, intervals: Any, tolerance: Any) -> tuple[np.ndarray, np.ndarray, int]:
-    rows = _matrix(per_time, "per_time")
+    rows = real_matrix(per_time, "per_time")
     spans = _intervals(intervals, *rows.shape)
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, np.integer)):
         raise TypeError(f"tolerance must be an int, got {type(tolerance).__name__} {tolerance!r}")
@@ -355,7 +227,7 @@ def localisation(per_time: Any, intervals: Any, *, tolerance: int = 0, reference
     """
     rows, spans, tolerance = _validate_common(per_time, intervals, tolerance)
     n_steps = rows.shape[1]
-    others = None if reference is None else _matrix(reference, "reference")
+    others = None if reference is None else real_matrix(reference, "reference")
     if others is not None and (len(others) < 1 or others.shape[1] != n_steps):
         raise ValueError(f"reference must have shape (K, {n_steps}) with K >= 1, like per_time; got {others.shape}")
     valid = spans[:, 0] >= 0
@@ -368,7 +240,7 @@ def localisation(per_time: Any, intervals: Any, *, tolerance: int = 0, reference
         return dataclasses.replace(result, chance_share=chance_share, chance_hit=chance_hit)
     if not valid.any():
         return dataclasses.replace(result, chance=f"reference ({len(others)} inputs)")
-    their_share, their_hit = _score_matrix(others, unique, tolerance)
+    their_share, their_hit = _scorereal_matrix(others, unique, tolerance)
     at = np.maximum(index, 0)
     weights = counts / counts.sum()  # each reference profile is scored on the valid rows' intervals
     return dataclasses.replace(
@@ -408,7 +280,7 @@ def interval_specificity(per_time: Any, intervals: Any, *, tolerance: int = 0) -
     n = int(valid.sum())
     if n < 2:
         return dataclasses.replace(result, chance="other intervals")
-    shares, hits = _score_matrix(rows[valid], unique, tolerance)
+    shares, hits = _scorereal_matrix(rows[valid], unique, tolerance)
     own = index[valid]
     chance_share = np.full(len(rows), np.nan)
     chance_hit = np.full(len(rows), np.nan)

@@ -88,3 +88,9 @@ METHODS: dict[str, MethodInfo] = {
     )
 }
 ALL_METHODS: tuple[str, ...] = tuple(METHODS)
+
+
+def method_label(key: str) -> str:
+    """The method's display name from Captum, or the key for a method outside the registry."""
+    info = METHODS.get(key)
+    return info.label if info is not None else str(key)

@@ -52,7 +52,7 @@ from data.errors import RendererUnavailableError
 from data.images.reference import INSTALL_CHROME_HINT
 from data.settings import DOWN_RGB, OHLC, SYNTHETIC_LABEL, UP_RGB
 from xai.checks import check_choice
-from xai.methods import METHODS
+from xai.methods import method_label
 from xai.time_projection import NORMALISE_MODES, normalise
 
 __all__ = [
@@ -112,9 +112,11 @@ _SCALE_TITLES = {
 IMAGE_KINDS = ("candlestick", "gadf")
 #: Greyscale of the model image: candlestick pixels are drawn by magnitude (0 background is white,
 #: wicks 0.5 mid grey, bodies 1 dark grey); GADF values -1..1 run from dark to white.
+#: Image kind → (grey scale, its range, how the model image becomes the grey background). A
+#: candlestick is signed (+ rising, − falling bars): its magnitude is drawn; a GADF as it is.
 _IMAGE_GREYS = {
-    "candlestick": ([[0.0, _WHITE], [1.0, "rgb(60,60,60)"]], (0.0, 1.0)),
-    "gadf": ([[0.0, "rgb(30,30,30)"], [1.0, _WHITE]], (-1.0, 1.0)),
+    "candlestick": ([[0.0, _WHITE], [1.0, "rgb(60,60,60)"]], (0.0, 1.0), np.abs),
+    "gadf": ([[0.0, "rgb(30,30,30)"], [1.0, _WHITE]], (-1.0, 1.0), np.asarray),
 }
 #: Price charts :func:`time_importance_figure` draws.
 PRICE_CHARTS = ("candlestick", "line")
@@ -163,12 +165,6 @@ def _mapping(value: Any, name: str) -> Mapping[str, Any]:
     if not value:
         raise ValueError(f"{name} must hold at least 1 method, got an empty mapping")
     return value
-
-
-def _label(key: str) -> str:
-    """The method's display name from Captum, or the key for a method outside the registry."""
-    info = METHODS.get(key)
-    return info.label if info is not None else str(key)
 
 
 # --- display maps ------------------------------------------------------------
@@ -319,10 +315,12 @@ def comparison_figure(
     shown = display_maps(maps, mode, outlier_percent)
 
     keys = list(shown)
-    figure = make_subplots(rows=1, cols=len(keys), subplot_titles=[_label(k) for k in keys], horizontal_spacing=0.02)
-    greys, (grey_min, grey_max) = _IMAGE_GREYS[image_kind]
+    figure = make_subplots(
+        rows=1, cols=len(keys), subplot_titles=[method_label(k) for k in keys], horizontal_spacing=0.02
+    )
+    greys, (grey_min, grey_max), background = _IMAGE_GREYS[image_kind]
     # float32 on the wire: plotly sends arrays as typed binary, so this halves the message
-    grey = (np.abs(picture) if image_kind == "candlestick" else picture).astype(np.float32)
+    grey = background(picture).astype(np.float32)
     zmin, zmax = color_range(mode)
     for column, key in enumerate(keys, start=1):
         figure.add_trace(
@@ -347,7 +345,7 @@ def comparison_figure(
                 opacity=opacity,
                 showscale=column == 1,
                 colorbar={"title": {"text": _SCALE_TITLES[mode]}, "len": 0.9},
-                name=_label(key),
+                name=method_label(key),
                 hovertemplate="row %{y}, column %{x}<br>%{z:.2f} of peak<extra>%{fullData.name}</extra>",
             ),
             row=1,
@@ -499,7 +497,7 @@ def time_importance_figure(
         shared_xaxes=True,
         vertical_spacing=min(0.06, 0.3 / n_methods),
         row_heights=[0.4] + [0.6 / n_methods] * n_methods,
-        subplot_titles=["price", *(_label(key) for key in profiles)],
+        subplot_titles=["price", *(method_label(key) for key in profiles)],
     )
     figure.add_trace(_price_trace(price, chart, labels), row=1, col=1)
     low, high = color_range(mode)
@@ -510,7 +508,7 @@ def time_importance_figure(
                 x=price.index,
                 y=scaled,
                 marker={"color": _bar_colors(scaled, mode), "line": {"width": 0}},
-                name=_label(key),
+                name=method_label(key),
                 customdata=labels,
                 hovertemplate="%{customdata}<br>%{y:.2f} of peak<extra>%{fullData.name}</extra>",
             ),

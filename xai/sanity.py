@@ -21,9 +21,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import torch
+from scipy import stats
 from torch import nn
 
 from models.random_draws import drawing_from, seeded_generator
+from models.tasks import task_of
 from xai.explain import explain, model_lock
 from xai.methods import ALL_METHODS, METHODS
 
@@ -87,24 +89,11 @@ def _reinitialise(module: nn.Module) -> None:
 
 
 def spearman(first: np.ndarray, second: np.ndarray) -> float:
-    """Spearman rank correlation of two equal-size arrays (average ranks for ties); NaN if one is constant."""
-    a = _ranks(np.ravel(first))
-    b = _ranks(np.ravel(second))
-    if a.std() == 0 or b.std() == 0:
+    """Spearman rank correlation of two equal-size arrays (SciPy; average ranks for ties); NaN if one is constant."""
+    a, b = np.ravel(first), np.ravel(second)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:  # SciPy would warn and give NaN
         return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])
-
-
-def _ranks(values: np.ndarray) -> np.ndarray:
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(len(values), dtype=np.float64)
-    ranks[order] = np.arange(len(values), dtype=np.float64)
-    # average the ranks of tied values
-    unique, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    if len(unique) < len(values):
-        sums = np.bincount(inverse, weights=ranks)
-        ranks = (sums / counts)[inverse]
-    return ranks
+    return float(stats.spearmanr(a, b).statistic)
 
 
 def model_randomisation(
@@ -135,7 +124,7 @@ def model_randomisation(
         additional_forward_args=additional_forward_args,
         direction=direction,
     )
-    fixed_target = original.target if original.target_kind == "class" else None
+    fixed_target = None if task_of(model).is_regression else original.target  # the original's class
     with model_lock(model):  # never copy another session's temporary hooks along with the model
         randomised = copy.deepcopy(model)
     generator = seeded_generator(seed)  # the run's own: other sessions' draws neither shift nor see it

@@ -24,7 +24,8 @@ import torch
 from captum.attr import IntegratedGradients, Saliency
 from torch import nn
 
-from xai.explain import ForecastDirection, _eval_mode, model_lock
+from models.locks import eval_mode, model_lock
+from models.tasks import task_of
 from xai.prepare import captum_ready
 
 SEQUENCE_METHODS = ("integrated_gradients", "saliency")
@@ -75,14 +76,12 @@ def sequence_attribution(
     Raises:
         ValueError: not the regressor, bad method, direction, steps or shapes.
     """
-    if getattr(getattr(model, "spec", None), "task", None) != "ticker":
+    if not task_of(model).is_regression:
         raise ValueError(
             "sequence_attribution explains the ticker regressor (CNN-LSTM); the classifier has no sequence"
         )
     if method not in SEQUENCE_METHODS:
         raise ValueError(f"method must be one of {SEQUENCE_METHODS}, got {method!r}")
-    if direction not in (1, -1):
-        raise ValueError(f"direction must be +1 (pushes the forecast up) or -1 (down), got {direction!r}")
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 2:
         raise ValueError(f"n_steps must be an int >= 2, got {n_steps!r}")
     if image.ndim != 4 or log10_close.ndim != 2 or len(image) != len(log10_close):
@@ -92,13 +91,13 @@ def sequence_attribution(
         )
 
     n = len(image)
+    forward = task_of(model).explained_output(model, n, direction=direction, extra=log10_close).forward
     with model_lock(model):
         captum_ready(model)
         device = next(model.parameters()).device
         image = image.to(device).float()
         closes = log10_close.to(device).float()
-        forward = ForecastDirection(model, direction)
-        with _eval_mode(model, device):
+        with eval_mode(model, device):
             if method == "saliency":
                 gradient = _sequence_saliency(forward, image, closes)
                 per_hour = gradient.detach().cpu().numpy()

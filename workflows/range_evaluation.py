@@ -39,18 +39,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data.windows import make_nifty_days
 from models.checkpoints import LoadedCheckpoint
 from models.datasets import SPLIT_NAMES, TaskSamples, load_samples
-from xai.aggregate import Agreement, Band, PeakSummary, equalise_gadf, importance_by_prediction, method_agreement
-from xai.aggregate import peak_summary as _peak_summary
+from models.tasks import check_direction
+from workflows.planted import planted_intervals, sample_times
+from workflows.range_results import FaithfulnessSummary, LocalisationSummary, RangeEvaluation, SanityCheck
+from workflows.range_tables import faithfulness_table, localisation_table, peak_table, sanity_table
+from xai.aggregate import importance_by_prediction, method_agreement, peak_summary
 from xai.checks import check_int
 from xai.explain import explain
-from xai.faithfulness import deletion_insertion, target_score
-from xai.localisation import Localisation, interval_specificity, localisation, planted_intervals, sample_times
+from xai.faithfulness import deletion_insertion
+from xai.localisation import interval_specificity, localisation
 from xai.methods import ALL_METHODS, METHODS
-from xai.sanity import SanityResult, model_randomisation
-from xai.time_projection import candlestick_time_importance, gadf_time_importance
+from xai.profiles import time_profiles
+from xai.sanity import model_randomisation
 
 __all__ = [
     "DateSpan",
@@ -68,143 +70,6 @@ EXPLAIN_BATCH = 16
 AGREEMENT_K = 10
 
 Progress = Callable[[float, str], None]
-
-
-# --- results -----------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class FaithfulnessSummary:
-    """Deletion and insertion curves per method, averaged over a subset of the samples.
-
-    Attributes:
-        indices: ``(n,) int64`` positions (in :attr:`RangeEvaluation.indices`) of the samples scored.
-        fractions: ``(K+1,) float64`` fraction of pixels removed (deletion) or restored (insertion).
-        deletion: method → ``(K+1,) float64`` mean target score as the map's most important pixels
-            are replaced by the baseline 0 (lower area is better).
-        insertion: method → ``(K+1,) float64`` mean score as they are put back into a blank image
-            (higher area is better).
-        deletion_auc: method → ``(n,) float64`` area per sample. insertion_auc: likewise.
-        random_deletion: ``(K+1,) float64`` mean curve of ``n_random`` random orders per sample.
-        random_insertion: ``(K+1,) float64`` likewise for insertion.
-        random_deletion_auc: ``(n,) float64`` each sample's mean random area. random_insertion_auc: likewise.
-        n_random: random orders per sample. steps: pixel chunks (``K``).
-        score: what the curves measure (the target class's probability, or the signed predicted change).
-    """
-
-    indices: np.ndarray
-    fractions: np.ndarray
-    deletion: dict[str, np.ndarray]
-    insertion: dict[str, np.ndarray]
-    deletion_auc: dict[str, np.ndarray]
-    insertion_auc: dict[str, np.ndarray]
-    random_deletion: np.ndarray
-    random_insertion: np.ndarray
-    random_deletion_auc: np.ndarray
-    random_insertion_auc: np.ndarray
-    n_random: int
-    steps: int
-    score: str
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class SanityCheck:
-    """The model-randomisation check on a subset.
-
-    Attributes:
-        indices: ``(n,) int64`` positions (in :attr:`RangeEvaluation.indices`) of the samples checked.
-        result: :class:`~xai.sanity.SanityResult` (correlation per method per randomised layer group).
-    """
-
-    indices: np.ndarray
-    result: SanityResult
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class LocalisationSummary:
-    """Localisation of every method's time profiles on the planted patterns.
-
-    Attributes:
-        intervals: ``(N, 2) int64`` each sample's planted ``[start, stop)`` in time steps, ``(-1, -1)`` without one.
-        uniform: method → :class:`~xai.localisation.Localisation` against a flat map (``L / T``).
-        habit: method → the same against the model's habit (the samples *without* a pattern scored on
-            the same intervals); ``None`` when every sample has a pattern.
-        other_days: method → each map scored on the other samples' intervals
-            (:func:`~xai.localisation.interval_specificity`).
-        n: samples with a pattern. note: what the interval is.
-    """
-
-    intervals: np.ndarray
-    uniform: dict[str, Localisation]
-    habit: dict[str, Localisation] | None
-    other_days: dict[str, Localisation]
-    n: int
-    note: str
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class RangeEvaluation:
-    """Everything :func:`evaluate_range` computed (plain arrays, dataclasses and DataFrames).
-
-    Attributes:
-        task: ``"nifty"`` or ``"ticker"``. source: the data source. synthetic: demo-market data.
-        checkpoint: the checkpoint's folder.
-        start, end: the date range asked for (midnight timestamps, both days included).
-        methods: method keys, in the order asked.
-        indices: ``(N,) int64`` the samples evaluated (indices into the task's samples).
-        times: ``(N,)`` each sample's day (NIFTY) or last bar (ticker).
-        n_in_range: samples in the range before the cap. sampling_note: how the N were chosen.
-        split_counts: ``{"train": .., "validation": .., "test": ..}`` of the N samples.
-        unit: ``"minute"`` or ``"bar"``. step_labels: ``(T,)`` one label per time step.
-        predicted_up: ``(N,) bool`` the model's prediction (classifier: the class, regressor: the sign
-            of the predicted change). actual_up: ``(N,) bool`` what happened.
-        direction: regressor only — +1 explains "pushes the forecast up", −1 "down".
-        per_time: method → ``(N, T) float64`` absolute importance per time step (GADF equalised).
-        bands: method → ``{"up": Band, "down": Band}`` of the max-normalised profiles.
-        peaks: method → :class:`~xai.aggregate.PeakSummary`.
-        agreement: :class:`~xai.aggregate.Agreement` of the time profiles.
-        faithfulness: :class:`FaithfulnessSummary`. sanity: :class:`SanityCheck`.
-        localisation: :class:`LocalisationSummary`, or ``None`` with ``localisation_reason`` saying why.
-        seconds: wall time of the evaluation.
-        peak_table, sanity_table, faithfulness_table, localisation_table: the tables the page shows
-            (one row per method; ``localisation_table`` empty when there is no localisation).
-    """
-
-    task: str
-    source: str
-    synthetic: bool
-    checkpoint: str
-    start: pd.Timestamp
-    end: pd.Timestamp
-    methods: tuple[str, ...]
-    indices: np.ndarray
-    times: pd.DatetimeIndex
-    n_in_range: int
-    sampling_note: str
-    split_counts: dict[str, int]
-    unit: str
-    step_labels: tuple[str, ...]
-    predicted_up: np.ndarray
-    actual_up: np.ndarray
-    direction: int
-    per_time: dict[str, np.ndarray]
-    bands: dict[str, dict[str, Band]]
-    peaks: dict[str, PeakSummary]
-    agreement: Agreement
-    faithfulness: FaithfulnessSummary
-    sanity: SanityCheck
-    localisation: LocalisationSummary | None
-    localisation_reason: str
-    seconds: float
-    peak_table: pd.DataFrame
-    sanity_table: pd.DataFrame
-    faithfulness_table: pd.DataFrame
-    localisation_table: pd.DataFrame
-
-    @property
-    def barely_changes(self) -> list[str]:
-        """Methods whose maps barely change when the model is destroyed (mean correlation ≥ 0.5)."""
-        return [key for key, flag in self.sanity.result.barely_changes.items() if flag]
 
 
 # --- validation --------------------------------------------------------------
@@ -234,12 +99,6 @@ def _methods(value: Any) -> tuple[str, ...]:
             "pick at least one method"
         )
     return chosen
-
-
-def _direction(value: Any) -> int:
-    if isinstance(value, bool) or value not in (1, -1):
-        raise ValueError(f"direction must be +1 (pushes the forecast up) or -1 (down), got {value!r}")
-    return int(value)
 
 
 def _evenly(n_items: int, n_wanted: int) -> np.ndarray:
@@ -312,25 +171,6 @@ class _Meter:
             self.progress(min(1.0, self.done / self.total), message)
 
 
-def _step_labels(samples: TaskSamples, rows: np.ndarray, n_steps: int) -> tuple[str, tuple[str, ...]]:
-    """The time unit and a label per step: clock minutes of the first hour, or bar positions."""
-    if samples.spec.task == "nifty":
-        starts = make_nifty_days(samples.loaded.bars).start_time[rows]
-        clocks = {stamp.strftime("%H:%M") for stamp in starts}
-        if len(clocks) == 1:
-            first = starts[0]
-            return "minute", tuple(f"{first + pd.Timedelta(minutes=i):%H:%M}" for i in range(n_steps))
-        return "minute", tuple(f"minute {i + 1}" for i in range(n_steps))
-    return "bar", tuple(f"bar {i + 1}" + (" (last)" if i == n_steps - 1 else "") for i in range(n_steps))
-
-
-def _per_time(attribution: np.ndarray, image_kind: str, n_steps: int) -> np.ndarray:
-    """``(B, 1, S, S)`` maps → ``(B, T)`` absolute importance per minute (equalised GADF) or bar."""
-    if image_kind == "gadf":
-        return equalise_gadf(gadf_time_importance(np.abs(attribution), n_steps))
-    return np.array(candlestick_time_importance(np.abs(attribution), n_steps).per_bar)
-
-
 def evaluate_range(
     loaded: LoadedCheckpoint,
     source: str,
@@ -385,7 +225,7 @@ def evaluate_range(
         raise ValueError(f"end must be on or after start, got start {first_day:%Y-%m-%d} and end {last_day:%Y-%m-%d}")
     methods = _methods(methods)
     max_samples = check_int(max_samples, "max_samples", 2)
-    direction = _direction(direction)
+    direction = check_direction(direction)
     faithfulness_inputs = check_int(faithfulness_inputs, "faithfulness_inputs", 1)
     steps = check_int(steps, "steps", 2)
     n_random = check_int(n_random, "n_random", 1)
@@ -416,8 +256,7 @@ def evaluate_range(
         note = f"all {n} samples in the range were explained"
 
     model = loaded.model
-    task = loaded.spec.task
-    regressor = task == "ticker"
+    task = loaded.task
     n_steps = samples.ohlc.shape[1]
     faith_at = _evenly(n, faithfulness_inputs)
     sanity_at = _evenly(n, sanity_inputs)
@@ -428,30 +267,11 @@ def evaluate_range(
     sanity_work = 6.0 * len(sanity_at) * 8
     meter = _Meter(progress, explain_work + faith_work + sanity_work + 1.0)
 
-    # explanations, batch by batch; only the faithfulness subset's maps are kept
-    per_time = {key: np.empty((n, n_steps)) for key in methods}
-    predicted_up = np.empty(n, dtype=bool)
-    kept = {key: [] for key in methods}
     meter.report(0.0, f"Explaining {n} samples…")
-    for begin in range(0, n, EXPLAIN_BATCH):
-        rows = np.arange(begin, min(begin + EXPLAIN_BATCH, n))
-        inputs, _ = samples.batch(chosen[rows])
-        extra = inputs[1] if regressor else None
-        explained = explain(model, inputs[0], methods=methods, additional_forward_args=extra, direction=direction)
-        if regressor:
-            predicted_up[rows] = target_score(model, inputs[0], additional_forward_args=extra).numpy() > 0
-        else:
-            predicted_up[rows] = np.asarray(explained.target) == 1
-        keep = np.isin(rows, faith_at)
-        for key in methods:
-            attribution = explained.maps[key].attribution
-            per_time[key][rows] = _per_time(attribution, loaded.spec.image, n_steps)
-            kept[key].append(attribution[keep])
-        meter.report(6.0 * len(rows), f"Explained {rows[-1] + 1} of {n} samples")
-
-    actual_up = samples.targets[chosen] > samples.last_log10[chosen] if regressor else samples.targets[chosen] == 1
+    per_time, predicted_up, kept = _explain_all(loaded, samples, chosen, methods, direction, faith_at, meter)
+    actual_up = task.actual_up(samples, chosen)
     bands = {key: importance_by_prediction(per_time[key], predicted_up) for key in methods}
-    peaks = {key: _peak_summary(per_time[key]) for key in methods}
+    peaks = {key: peak_summary(per_time[key]) for key in methods}
     agreement = method_agreement(per_time, k=min(AGREEMENT_K, n_steps))
 
     faithfulness = _faithfulness(
@@ -459,7 +279,7 @@ def evaluate_range(
         samples,
         chosen[faith_at],
         faith_at,
-        {key: np.concatenate(kept[key]) for key in methods},
+        kept,
         predicted_up[faith_at],
         direction,
         steps,
@@ -473,7 +293,7 @@ def evaluate_range(
         model,
         images[0],
         methods=methods,
-        additional_forward_args=images[1] if regressor else None,
+        additional_forward_args=images[1] if len(images) > 1 else None,
         direction=direction,
         seed=seed,
     )
@@ -481,10 +301,10 @@ def evaluate_range(
     meter.report(sanity_work, "Sanity check done; localisation…")
 
     located, reason = _localisation(samples, chosen, per_time)
-    unit, labels = _step_labels(samples, chosen, n_steps)
+    unit, labels = task.time_unit, task.step_labels(samples, chosen)
     meter.report(1.0, "Done")
     return RangeEvaluation(
-        task=task,
+        task=task.name,
         source=str(source),
         synthetic=bool(samples.loaded.synthetic),
         checkpoint=str(loaded.folder),
@@ -510,11 +330,45 @@ def evaluate_range(
         localisation=located,
         localisation_reason=reason,
         seconds=time.perf_counter() - began,
-        peak_table=_peak_table(peaks, labels),
-        sanity_table=_sanity_table(sanity_result),
-        faithfulness_table=_faithfulness_table(faithfulness),
-        localisation_table=_localisation_table(located),
+        peak_table=peak_table(peaks, labels),
+        sanity_table=sanity_table(sanity_result),
+        faithfulness_table=faithfulness_table(faithfulness),
+        localisation_table=localisation_table(located),
     )
+
+
+def _explain_all(
+    loaded: LoadedCheckpoint,
+    samples: TaskSamples,
+    chosen: np.ndarray,
+    methods: tuple[str, ...],
+    direction: int,
+    keep_at: np.ndarray,
+    meter: _Meter,
+) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray]]:
+    """Explain the samples at ``chosen`` batch by batch.
+
+    Returns each method's ``(n, T)`` absolute time profiles, the model's ``(n,)`` up calls, and the
+    full maps of the positions ``keep_at`` only (for deletion and insertion).
+    """
+    model, task, n = loaded.model, loaded.task, len(chosen)
+    n_steps = samples.ohlc.shape[1]
+    per_time = {key: np.empty((n, n_steps)) for key in methods}
+    predicted_up = np.empty(n, dtype=bool)
+    kept: dict[str, list[np.ndarray]] = {key: [] for key in methods}
+    for begin in range(0, n, EXPLAIN_BATCH):
+        rows = np.arange(begin, min(begin + EXPLAIN_BATCH, n))
+        inputs, _ = samples.batch(chosen[rows])
+        extra = inputs[1] if len(inputs) > 1 else None
+        explained = explain(model, inputs[0], methods=methods, additional_forward_args=extra, direction=direction)
+        predicted_up[rows] = task.calls_up(model, inputs)
+        keep = np.isin(rows, keep_at)
+        for key in methods:
+            attribution = explained.maps[key].attribution
+            per_time[key][rows] = time_profiles(attribution, loaded.spec.image, n_steps, absolute=True)
+            kept[key].append(attribution[keep])
+        meter.report(6.0 * len(rows), f"Explained {rows[-1] + 1} of {n} samples")
+    return per_time, predicted_up, {key: np.concatenate(maps) for key, maps in kept.items()}
 
 
 def _split_counts(samples: TaskSamples, rows: np.ndarray) -> dict[str, int]:
@@ -541,7 +395,7 @@ def _faithfulness(
     meter: _Meter,
 ) -> FaithfulnessSummary:
     """Deletion/insertion per method on ``rows``, and the same for ``n_random`` random orders per sample."""
-    regressor = loaded.spec.task == "ticker"
+    regressor = loaded.task.is_regression
     inputs, _ = samples.batch(rows)
     image = inputs[0]
     extra = inputs[1] if regressor else None
@@ -585,11 +439,7 @@ def _faithfulness(
         random_insertion_auc=curves.insertion_auc.reshape(n_random, n_rows).mean(axis=0),
         n_random=n_random,
         steps=steps,
-        score=(
-            f"predicted change explained ({'up' if direction == 1 else 'down'}), thousandths of log10"
-            if regressor
-            else "probability of the predicted class"
-        ),
+        score=loaded.task.score_words(direction),
     )
 
 
@@ -597,7 +447,7 @@ def _localisation(
     samples: TaskSamples, rows: np.ndarray, per_time: dict[str, np.ndarray]
 ) -> tuple[LocalisationSummary | None, str]:
     """Localisation on the planted patterns, or ``None`` and the reason there is none."""
-    ticker = samples.spec.task == "ticker"
+    ticker = samples.task.is_regression  # a forecast is driven by the breakout at the window's end
     try:
         intervals = planted_intervals(samples, max_age=0 if ticker else None)[rows]
     except ValueError as error:
@@ -629,101 +479,3 @@ def _localisation(
         note=note,
     )
     return summary, ""
-
-
-# --- tables ------------------------------------------------------------------
-
-
-def _label(key: str) -> str:
-    return METHODS[key].label
-
-
-def _span(labels: tuple[str, ...], region: tuple[int, int]) -> str:
-    start, stop = region
-    if start < 0:
-        return "—"
-    return labels[start] if stop - start == 1 else f"{labels[start]} – {labels[stop - 1]}"
-
-
-def _peak_table(peaks: dict[str, PeakSummary], labels: tuple[str, ...]) -> pd.DataFrame:
-    rows = []
-    for key, peak in peaks.items():
-        rows.append(
-            {
-                "method": _label(key),
-                "peak": labels[peak.peak] if peak.peak >= 0 else "—",
-                "half-maximum region": _span(labels, peak.region),
-                "middle-third share": peak.middle_share,
-                "95 % low": float(peak.thirds.low[1]),
-                "95 % high": float(peak.thirds.high[1]),
-                "samples": peak.n,
-            }
-        )
-    return pd.DataFrame(rows).set_index("method")
-
-
-def _sanity_table(result: SanityResult) -> pd.DataFrame:
-    columns = [name if i == 0 else f"+ {name}" for i, name in enumerate(result.layers)]
-    table = pd.DataFrame(
-        {_label(key): values for key, values in result.correlation.items()}, index=columns, dtype=np.float64
-    ).T
-    table["mean"] = [float(np.nanmean(values)) if np.isfinite(values).any() else np.nan for values in table.to_numpy()]
-    table["barely changes"] = [result.barely_changes[key] for key in result.correlation]
-    table.index.name = "method"
-    return table
-
-
-def _faithfulness_table(summary: FaithfulnessSummary) -> pd.DataFrame:
-    random_deletion = float(summary.random_deletion_auc.mean())
-    random_insertion = float(summary.random_insertion_auc.mean())
-    rows = []
-    for key in summary.deletion:
-        deletion = float(summary.deletion_auc[key].mean())
-        insertion = float(summary.insertion_auc[key].mean())
-        better = [
-            name
-            for name, ok in (("deletion", deletion < random_deletion), ("insertion", insertion > random_insertion))
-            if ok
-        ]
-        rows.append(
-            {
-                "method": _label(key),
-                "deletion AUC ↓": deletion,
-                "random deletion": random_deletion,
-                "insertion AUC ↑": insertion,
-                "random insertion": random_insertion,
-                "better than random": " and ".join(better) if better else "neither",
-            }
-        )
-    return pd.DataFrame(rows).set_index("method")
-
-
-def _band_text(band: Band) -> str:
-    if not np.isfinite(band.low[0]):
-        return "—"
-    return f"[{band.low[0]:+.3f}, {band.high[0]:+.3f}]"
-
-
-def _localisation_table(summary: LocalisationSummary | None) -> pd.DataFrame:
-    if summary is None:
-        return pd.DataFrame()
-    rows = []
-    for key, flat in summary.uniform.items():
-        habit = summary.habit[key] if summary.habit is not None else None
-        other = summary.other_days[key]
-        rows.append(
-            {
-                "method": _label(key),
-                "samples with a pattern": flat.n,
-                "share": flat.mean_share,
-                "chance: flat map": flat.mean_chance_share,
-                "share − flat (95 %)": _band_text(flat.excess_band()),
-                "chance: habit": habit.mean_chance_share if habit is not None else np.nan,
-                "share − habit (95 %)": _band_text(habit.excess_band()) if habit is not None else "—",
-                "chance: other days": other.mean_chance_share,
-                "hit rate": flat.hit_rate,
-                "chance hit rate": flat.chance_hit_rate,
-                "hit p-value": flat.hit_p_value,
-            }
-        )
-    return pd.DataFrame(rows).set_index("method")

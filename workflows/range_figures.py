@@ -1,4 +1,4 @@
-"""Figures of a :class:`~xai.range_evaluation.RangeEvaluation` for the Evaluate page (plotly, no Streamlit)."""
+"""Figures of a :class:`~workflows.range_evaluation.RangeEvaluation` for the Evaluate page (plotly, no Streamlit)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from data.settings import DOWN_RGB, UP_RGB
-from xai.methods import ALL_METHODS
-from xai.range_evaluation import RangeEvaluation, _label
+from workflows.range_evaluation import RangeEvaluation
+from xai.methods import ALL_METHODS, method_label
 from xai.render import COLOR_SCALES, with_synthetic_label
 from xai.sanity import UNCHANGED_CORRELATION
 
@@ -47,7 +47,7 @@ def bands_figure(result: RangeEvaluation) -> go.Figure:
         cols=1,
         shared_xaxes=True,
         vertical_spacing=min(0.08, 0.3 / len(methods)),
-        subplot_titles=[_label(key) for key in methods],
+        subplot_titles=[method_label(key) for key in methods],
     )
     x = list(result.step_labels)
     for row, key in enumerate(methods, start=1):
@@ -104,7 +104,7 @@ def sanity_figure(result: RangeEvaluation) -> go.Figure:
                 x=x,
                 y=values,
                 mode="lines+markers",
-                name=_label(key) + (" (barely changes)" if sanity.barely_changes[key] else ""),
+                name=method_label(key) + (" (barely changes)" if sanity.barely_changes[key] else ""),
                 line={"color": METHOD_COLORS[key], "dash": "dot" if sanity.barely_changes[key] else "solid"},
             )
         )
@@ -141,7 +141,7 @@ def faithfulness_figure(result: RangeEvaluation) -> go.Figure:
                     x=x,
                     y=curve,
                     mode="lines",
-                    name=_label(key),
+                    name=method_label(key),
                     legendgroup=key,
                     showlegend=col == 1,
                     line={"color": METHOD_COLORS[key]},
@@ -174,7 +174,7 @@ def faithfulness_figure(result: RangeEvaluation) -> go.Figure:
 def agreement_figure(result: RangeEvaluation) -> go.Figure:
     """Heat maps of the methods' mean rank correlation and top-k overlap of time profiles."""
     agreement = result.agreement
-    names = [_label(key) for key in agreement.methods]
+    names = [method_label(key) for key in agreement.methods]
     figure = make_subplots(
         rows=1,
         cols=2,
