@@ -33,8 +33,8 @@ from captum.attr import Deconvolution, GuidedBackprop, GuidedGradCam, LayerAttri
 
 from models.datasets import load_samples
 from models.registry import load_shipped
+from models.tasks import ForecastDirection
 from xai import ALL_METHODS, captum_ready, explain
-from xai.explain import ForecastDirection
 
 BATCH = 64
 
@@ -84,7 +84,7 @@ def _medians(calls: dict[str, Callable], repeats: int) -> dict[str, float]:
 def _inputs(task: str, device: torch.device) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor | None]:
     loaded = load_shipped(task)
     model = captum_ready(loaded.model.to(device).eval())
-    samples = load_samples(loaded.spec, loaded.card["data"]["source"])
+    samples = load_samples(loaded.spec, loaded.card.data.source)
     inputs, _ = samples.batch(samples.indices("test")[:BATCH])
     image = inputs[0].to(device)
     closes = inputs[1].to(device) if len(inputs) > 1 else None

@@ -76,13 +76,13 @@ def minutes_to_quality(task: str, quick: bool) -> tuple[float, bool | None]:
     """Minutes until a run of the shipped command first reaches the shipped best validation figure,
     and whether that run reproduced the shipped weights bit for bit (``None`` with ``--quick``)."""
     card = read_card(SHIPPED[task])
-    target = min(entry["validation"] for entry in card["training"]["history"])
+    target = min(entry["validation"] for entry in card.training.history)
     same_weights = None
     if quick:
-        history = card["training"]["history"]
+        history = card.training.history
     else:
         with tempfile.TemporaryDirectory(prefix="bench-train-") as folder:
-            argv = shlex.split(card["command"])[3:]
+            argv = shlex.split(card.command)[3:]
             out_index = argv.index("--out") + 1
             argv[out_index] = str(Path(folder) / "model")
             env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -90,8 +90,8 @@ def minutes_to_quality(task: str, quick: bool) -> tuple[float, bool | None]:
                 [sys.executable, "-m", "models.train", *argv], cwd=REPO_ROOT, env=env, check=True, capture_output=True
             )
             fresh = read_card(Path(folder) / "model")
-            history = fresh["training"]["history"]
-            same_weights = fresh["weights_sha256"] == card["weights_sha256"]
+            history = fresh.training.history
+            same_weights = fresh.weights_sha256 == card.weights_sha256
     reached = next(entry for entry in history if entry["validation"] <= target * (1 + 1e-9))
     return reached["seconds"] / 60, same_weights
 

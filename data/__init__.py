@@ -1,6 +1,7 @@
 """The data layer: sources → canonical bars → task samples → model images.
 
-No Streamlit here. Public API:
+The first of the layers ``data → models → xai → workflows → pages``: it imports none of the
+others, and every other may import it. No Streamlit here. Public API:
 
 * sources: :func:`load_source` (demo name, file path or ticker),
   :func:`load_bar_file`, :func:`fetch_ticker`, :mod:`data.demo`;
@@ -9,7 +10,8 @@ No Streamlit here. Public API:
 * tasks: :func:`make_ticker_windows`, :func:`make_nifty_days`,
   :func:`chronological_split`;
 * images: :mod:`data.images` (candlestick rasteriser, GADF, plotly reference);
-* errors: :class:`DataError` and its subclasses.
+* errors: :class:`DataError` and its subclasses;
+* argument checks for every layer: :mod:`data.checks`.
 """
 
 from data.bars import LoadedBars, resample_bars

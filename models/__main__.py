@@ -35,7 +35,7 @@ def describe(checkpoint: str) -> dict[str, object]:
     """Fully load ``checkpoint`` and print its card; return the card."""
     from models.checkpoints import load_checkpoint
 
-    card = load_checkpoint(checkpoint).card
+    card = load_checkpoint(checkpoint).card.to_json()
     print(json.dumps(card, indent=2))
     print(json.dumps(card))
     return card

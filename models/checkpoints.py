@@ -11,7 +11,8 @@
   leaves a half-written file under a real name; a crash between the two
   replaces leaves new weights next to the old card, which the SHA-256 check
   at load time reports.
-* **Checked against the card.** The card records the :class:`ModelSpec`, the
+* **Checked against the card** (:class:`~models.card.ModelCard`, typed; its schema check is
+  :meth:`~models.card.ModelCard.from_json`). The card records the :class:`ModelSpec`, the
   weights' SHA-256 and dtype; :func:`load_checkpoint` rebuilds the model from
   the spec and loads the weights strictly.
 
@@ -29,7 +30,6 @@ import io
 import json
 import os
 import pickle
-import re
 import struct
 import zipfile
 from collections.abc import Mapping
@@ -41,37 +41,12 @@ from torch import nn
 
 from data.cache import atomic_write_bytes
 from models.architectures import ModelSpec, build_model
+from models.card import FORMAT_VERSION, SPEC_FIELDS, TRAIN_COMMAND, CheckpointError, ModelCard
 from models.tasks import Task, task_named
 
 CARD_NAME = "card.json"
 WEIGHTS_NAME = "model.pt"
-FORMAT_VERSION = 1
 WEIGHTS_DTYPES = {"float32": torch.float32, "float16": torch.float16}
-
-TRAIN_COMMAND = "python -m models.train"
-#: Fields the loader needs; the trainer writes them all (DESIGN.md §3).
-REQUIRED_FIELDS = (
-    "task",
-    "arch",
-    "image",
-    "image_size",
-    "data",
-    "split",
-    "training",
-    "metrics",
-    "spec",
-    "format_version",
-    "weights_sha256",
-    "weights_dtype",
-    "command",
-)
-#: Fields of the card that must equal the spec's.
-SPEC_FIELDS = ("task", "arch", "image", "image_size")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint cannot be saved or loaded; the message says which file and what to do."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,13 +56,13 @@ class LoadedCheckpoint:
     Attributes:
         model: the rebuilt model, in eval mode, float32, on the CPU.
         spec: the :class:`ModelSpec` from the card.
-        card: the whole card, extra fields included.
+        card: the typed card (:class:`~models.card.ModelCard`), extra fields included.
         folder: the checkpoint's folder, as given (not resolved).
     """
 
     model: nn.Module
     spec: ModelSpec
-    card: dict[str, Any]
+    card: ModelCard
     folder: Path
 
     @property
@@ -144,127 +119,24 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-#: A card field's kind → the check its value must pass.
-_KIND_CHECKS = {
-    "str": lambda value: isinstance(value, str),
-    "int": lambda value: isinstance(value, int) and not isinstance(value, bool),
-    "number": lambda value: isinstance(value, int | float) and not isinstance(value, bool),
-    "object": lambda value: isinstance(value, dict),
-}
-
-
-def _check_type(where: str, name: str, value: Any, kind: str) -> None:
-    """Raise unless ``value`` is of ``kind``: "str", "int", "number", "object"."""
-    if not _KIND_CHECKS[kind](value):
-        article = "an" if kind in ("int", "object") else "a"
-        raise CheckpointError(
-            f"{where}: field {name} must be {article} {kind}, got {_short(value)}; "
-            f"restore the card that came with the weights or retrain with {TRAIN_COMMAND}"
-        )
-
-
-#: Nested fields: (parent, child, kind).
-_NESTED = (
-    ("data", "source", "str"),
-    ("data", "first", "str"),
-    ("data", "last", "str"),
-    ("training", "epochs", "int"),
-    ("training", "seconds", "number"),
-    ("training", "seed", "int"),
-    ("training", "versions", "object"),
-    ("metrics", "model", "object"),
-    ("metrics", "baseline", "object"),
-)
-_TOP_KINDS = {
-    "task": "str",
-    "arch": "str",
-    "image": "str",
-    "image_size": "int",
-    "data": "object",
-    "split": "object",
-    "training": "object",
-    "metrics": "object",
-    "spec": "object",
-    "format_version": "int",
-    "weights_sha256": "str",
-    "weights_dtype": "str",
-    "command": "str",
-}
-
-
 def validate_card(card: Any, where: str) -> ModelSpec:
-    """Check every required field of ``card`` and return its :class:`ModelSpec`.
-
-    ``where`` names the card in messages (its path).
-
-    Raises:
-        CheckpointError: a field is missing, of the wrong type, or inconsistent.
-    """
-    if not isinstance(card, dict):
-        raise CheckpointError(
-            f"{where} must hold a JSON object, got {type(card).__name__}; "
-            f"restore the card that came with the weights or retrain with {TRAIN_COMMAND}"
-        )
-    missing = [name for name in REQUIRED_FIELDS if name not in card]
-    missing += [
-        f"{parent}.{child}"
-        for parent, child, _ in _NESTED
-        if isinstance(card.get(parent), dict) and child not in card[parent]
-    ]
-    if missing:
-        raise CheckpointError(
-            f"{where} lacks required field(s) {', '.join(missing)}: it was not written by {TRAIN_COMMAND}; "
-            "restore the card that came with the weights or retrain"
-        )
-    for name, kind in _TOP_KINDS.items():
-        _check_type(where, name, card[name], kind)
-    for parent, child, kind in _NESTED:
-        _check_type(where, f"{parent}.{child}", card[parent][child], kind)
-    if card["format_version"] > FORMAT_VERSION or card["format_version"] < 1:
-        raise CheckpointError(
-            f"{where} has format_version {card['format_version']}, but this code reads format {FORMAT_VERSION}; "
-            f"update chart-xai or retrain with {TRAIN_COMMAND}"
-        )
-    if not _SHA256.fullmatch(card["weights_sha256"]):
-        raise CheckpointError(
-            f"{where}: weights_sha256 must be 64 lowercase hex digits, got {_short(card['weights_sha256'])}; "
-            f"restore the card that came with the weights or retrain with {TRAIN_COMMAND}"
-        )
-    if card["weights_dtype"] not in WEIGHTS_DTYPES:
-        raise CheckpointError(
-            f"{where}: weights_dtype must be one of {sorted(WEIGHTS_DTYPES)}, got {_short(card['weights_dtype'])}; "
-            f"restore the card that came with the weights or retrain with {TRAIN_COMMAND}"
-        )
-    if not card["command"].strip():
-        raise CheckpointError(
-            f"{where}: field command is empty; it must record the command line that trained the model"
-        )
-    try:
-        spec = ModelSpec(**card["spec"])
-    except (TypeError, ValueError) as error:
-        raise CheckpointError(
-            f"{where}: the model spec is not valid: {error}; retrain with {TRAIN_COMMAND} or restore the card"
-        ) from error
-    for name in SPEC_FIELDS:
-        if card[name] != getattr(spec, name):
-            raise CheckpointError(
-                f"{where}: {name} is {card[name]!r} but spec.{name} is {getattr(spec, name)!r}; "
-                f"the card was edited by hand — restore it or retrain with {TRAIN_COMMAND}"
-            )
-    return spec
+    """Check every field of a parsed card (:meth:`ModelCard.from_json`) and return its :class:`ModelSpec`."""
+    return ModelCard.from_json(card, where).spec
 
 
-def read_card(path: str | os.PathLike[str]) -> dict[str, Any]:
+# --------------------------------------------------------------------------- card
+
+
+def read_card(path: str | os.PathLike[str]) -> ModelCard:
     """Parse and validate the card of the checkpoint at ``path`` (folder, ``model.pt`` or ``card.json``).
 
     Raises:
         CheckpointError: missing folder or file, not JSON, missing or wrong-typed fields, unknown task or arch.
     """
-    card, _ = _read_card(checkpoint_folder(path))
-    return card
+    return _read_card(checkpoint_folder(path))
 
 
-def _read_card(folder: Path) -> tuple[dict[str, Any], ModelSpec]:
+def _read_card(folder: Path) -> ModelCard:
     card_path = _require_file(folder, CARD_NAME)
     raw = _read_bytes(card_path)
     try:
@@ -279,8 +151,7 @@ def _read_card(folder: Path) -> tuple[dict[str, Any], ModelSpec]:
             f"{card_path} is not valid JSON ({error.msg} at line {error.lineno} column {error.colno}): "
             f"restore the card that came with the weights or retrain with {TRAIN_COMMAND}"
         ) from error
-    spec = validate_card(card, str(card_path))
-    return card, spec
+    return ModelCard.from_json(card, str(card_path))
 
 
 # --------------------------------------------------------------------------- save
@@ -301,9 +172,11 @@ def _weights_payload(model: nn.Module, half: bool) -> bytes:
 
 
 def save_checkpoint(
-    folder: str | os.PathLike[str], model: nn.Module, card: Mapping[str, Any], *, half: bool = False
+    folder: str | os.PathLike[str], model: nn.Module, card: Mapping[str, Any] | ModelCard, *, half: bool = False
 ) -> Path:
     """Write ``model``'s state dict and the completed ``card`` into ``folder``; return the folder.
+
+    ``card`` is the trainer's fields as JSON (or a :class:`ModelCard`, e.g. one read back).
 
     The card is completed with ``spec`` (from ``model.spec``), ``task``, ``arch``, ``image``,
     ``image_size``, ``format_version``, ``weights_sha256`` and ``weights_dtype``, then validated
@@ -318,7 +191,7 @@ def save_checkpoint(
     spec = getattr(model, "spec", None)
     if not isinstance(spec, ModelSpec):
         raise CheckpointError(f"cannot save to {folder}: the model has no ModelSpec (build it with build_model)")
-    completed = dict(card)
+    completed = card.to_json() if isinstance(card, ModelCard) else dict(card)
     for name in SPEC_FIELDS:
         if name in completed and completed[name] != getattr(spec, name):
             raise CheckpointError(
@@ -333,9 +206,9 @@ def save_checkpoint(
         weights_sha256=hashlib.sha256(payload).hexdigest(),
         weights_dtype="float16" if half else "float32",
     )
-    validate_card(completed, f"card for {folder}")
+    typed = ModelCard.from_json(completed, f"card for {folder}")
     try:
-        text = json.dumps(completed, indent=2) + "\n"
+        text = json.dumps(typed.to_json(), indent=2) + "\n"
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"cannot save to {folder}: the card is not JSON-serialisable ({error})") from error
     try:
@@ -352,8 +225,8 @@ def save_checkpoint(
 # --------------------------------------------------------------------------- load
 
 
-def _expect(folder: Path, card: dict[str, Any], task: str | None, image: str | None, image_size: int | None) -> None:
-    have_task, have_image, have_size = card["task"], card["image"], card["image_size"]
+def _expect(folder: Path, card: ModelCard, task: str | None, image: str | None, image_size: int | None) -> None:
+    have_task, have_image, have_size = card.task, card.image, card.image_size
     if task is not None and task != have_task:
         raise CheckpointError(
             f"checkpoint {folder} is for the {have_task} task, not {task}; pick a {task} checkpoint "
@@ -467,16 +340,17 @@ def load_checkpoint(
         CheckpointError: any problem; the message names the file and says what to do.
     """
     folder = checkpoint_folder(path)
-    card, spec = _read_card(folder)
+    card = _read_card(folder)
+    spec = card.spec
     _expect(folder, card, task, image, image_size)
     weights_path = _require_file(folder, WEIGHTS_NAME)
     payload = _read_bytes(weights_path)
     state = _unpickle(weights_path, payload)
     digest = hashlib.sha256(payload).hexdigest()
-    if digest != card["weights_sha256"]:
+    if digest != card.weights_sha256:
         raise CheckpointError(
             f"checkpoint {folder}: card and weights disagree: the checkpoint was modified or half-written "
-            f"(card.json expects sha256 {card['weights_sha256'][:12]}…, model.pt has {digest[:12]}…); "
+            f"(card.json expects sha256 {card.weights_sha256[:12]}…, model.pt has {digest[:12]}…); "
             f"copy the whole folder again or retrain with {TRAIN_COMMAND}"
         )
     state = _check_state(weights_path, state)

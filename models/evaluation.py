@@ -13,8 +13,8 @@ as ``None``, so it goes straight into a model card (``card.json``).
   threshold, against persistence (next close = last close), with moving-block
   bootstrap intervals (:func:`block_bootstrap_indices`). The alert rule itself
   is :func:`count_alerts`.
-* The CNN-LSTM paper's post-hoc offset correction: :class:`OffsetCorrection`,
-  fitted by :func:`fit_offset_correction`.
+* The CNN-LSTM paper's post-hoc offset correction: :mod:`models.offset_correction`
+  (:class:`OffsetCorrection`, re-exported here).
 
 Rules used throughout:
 
@@ -33,13 +33,14 @@ a message naming the parameter, the rule and the value received.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from scipy import stats
+
+from data.checks import binary_labels, check_int, check_real, real_vector, same_length
 
 #: The 97.5 % point of the standard normal distribution (two-sided 95 %).
 Z_95 = 1.959964
@@ -47,58 +48,6 @@ Z_95 = 1.959964
 DEFAULT_THRESHOLDS = (0.5, 1.0, 1.5, 2.0)
 #: Bootstrap resamples are drawn this many at a time (bounds memory at chunk × N indices).
 _BOOT_CHUNK = 100
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def _check_int(name: str, value: Any, minimum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
-    value = int(value)
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _check_real(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"{name} must be a number, got {value!r} of type {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
-
-
-def _as_1d(name: str, values: Any, min_len: int = 1) -> np.ndarray:
-    """``values`` as a 1-D float64 array of finite numbers with at least ``min_len`` entries."""
-    array = np.asarray(values)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be an array of numbers, got dtype {array.dtype}")
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {array.shape}")
-    if array.size < min_len:
-        noun = "value" if min_len == 1 else "values"
-        raise ValueError(f"{name} must hold at least {min_len} {noun}, got {array.size}")
-    array = array.astype(np.float64)
-    bad = np.flatnonzero(~np.isfinite(array))
-    if bad.size:
-        raise ValueError(f"{name} must be finite, got {array[bad[0]]} at index {bad[0]}")
-    return array
-
-
-def _same_length(reference_name: str, reference: np.ndarray, name: str, array: np.ndarray) -> None:
-    if array.size != reference.size:
-        raise ValueError(f"{name} must have the same length as {reference_name} ({reference.size}), got {array.size}")
-
-
-def _as_labels(name: str, values: Any, min_len: int = 1) -> np.ndarray:
-    """``values`` as a 1-D boolean array (True = up) from numbers that are all 0 or 1."""
-    array = _as_1d(name, values, min_len)
-    bad = np.flatnonzero((array != 0) & (array != 1))
-    if bad.size:
-        raise ValueError(f"{name} must hold only 0 (down) and 1 (up), got {array[bad[0]]:g} at index {bad[0]}")
-    return array == 1
 
 
 # --------------------------------------------------------------------------- JSON helpers
@@ -131,11 +80,11 @@ def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, flo
     ``(centre − half, centre + half)`` clipped to [0, 1]. With the default ``z`` it is
     the 95 % interval. ``n = 0`` gives ``(nan, nan)``.
     """
-    n = _check_int("n", n, minimum=0)
-    successes = _check_int("successes", successes, minimum=0)
+    n = check_int(n, "n", minimum=0)
+    successes = check_int(successes, "successes", minimum=0)
     if successes > n:
         raise ValueError(f"successes must be <= n ({n}), got {successes}")
-    z = _check_real("z", z)
+    z = check_real(z, "z")
     if z <= 0:
         raise ValueError(f"z must be > 0, got {z}")
     if n == 0:
@@ -162,9 +111,9 @@ def roc_auc(labels: Any, scores: Any) -> float:
         (positive, negative) pair counts one half: the probability that a random
         positive scores above a random negative. NaN when only one class is present.
     """
-    positive = _as_labels("labels", labels)
-    scores = _as_1d("scores", scores)
-    _same_length("labels", positive, "scores", scores)
+    positive = binary_labels(labels, "labels")
+    scores = real_vector(scores, "scores")
+    same_length(scores, "scores", positive, "labels")
     n_pos = int(positive.sum())
     n_neg = positive.size - n_pos
     if n_pos == 0 or n_neg == 0:
@@ -211,14 +160,14 @@ def classifier_report(
         baseline's accuracy, i.e. the model is better than the baseline beyond
         sampling noise, not merely on the point estimate.
     """
-    truth = _as_labels("labels", labels, min_len=2)
-    prob = _as_1d("prob_up", prob_up, min_len=2)
-    _same_length("labels", truth, "prob_up", prob)
+    truth = binary_labels(labels, "labels", min_len=2)
+    prob = real_vector(prob_up, "prob_up", min_len=2)
+    same_length(prob, "prob_up", truth, "labels")
     bad = np.flatnonzero((prob < 0) | (prob > 1))
     if bad.size:
         raise ValueError(f"prob_up must lie in [0, 1], got {prob[bad[0]]} at index {bad[0]}")
-    train = _as_labels("train_labels", train_labels, min_len=1)
-    threshold = _check_real("threshold", threshold)
+    train = binary_labels(train_labels, "train_labels", min_len=1)
+    threshold = check_real(threshold, "threshold")
     if not 0 <= threshold <= 1:
         raise ValueError(f"threshold must lie in [0, 1], got {threshold}")
 
@@ -278,9 +227,9 @@ def block_bootstrap_indices(n: int, block: int, n_boot: int, rng: np.random.Gene
     Returns:
         ``(n_boot, n)`` int64 indices into the original windows.
     """
-    n = _check_int("n", n, minimum=1)
-    block = _check_int("block", block, minimum=1)
-    n_boot = _check_int("n_boot", n_boot, minimum=1)
+    n = check_int(n, "n", minimum=1)
+    block = check_int(block, "block", minimum=1)
+    n_boot = check_int(n_boot, "n_boot", minimum=1)
     if block > n:
         raise ValueError(f"block must be <= the number of windows ({n}), got {block}")
     n_blocks = -(-n // block)
@@ -289,7 +238,8 @@ def block_bootstrap_indices(n: int, block: int, n_boot: int, rng: np.random.Gene
     return indices.reshape(n_boot, n_blocks * block)[:, :n]
 
 
-def _percent_change(log10_close: np.ndarray, last_log10: np.ndarray) -> np.ndarray:
+def percent_change(log10_close: np.ndarray, last_log10: np.ndarray) -> np.ndarray:
+    """``100 · (10^(log10_close − last_log10) − 1)``: the move from the last close, in percent."""
     return 100.0 * (np.power(10.0, log10_close - last_log10) - 1.0)
 
 
@@ -311,10 +261,10 @@ def count_alerts(predicted_pct: Any, actual_pct: Any, thresholds: Any) -> dict[s
         ``{"alerts", "events", "correct", "wrong_sign"}``, each ``(T,)`` int64 aligned with
         ``thresholds``. Costs ``O((N + T) log N)``.
     """
-    predicted = _as_1d("predicted_pct", predicted_pct)
-    actual = _as_1d("actual_pct", actual_pct)
-    _same_length("predicted_pct", predicted, "actual_pct", actual)
-    levels = _as_1d("thresholds", np.atleast_1d(np.asarray(thresholds)))
+    predicted = real_vector(predicted_pct, "predicted_pct")
+    actual = real_vector(actual_pct, "actual_pct")
+    same_length(actual, "actual_pct", predicted, "predicted_pct")
+    levels = real_vector(np.atleast_1d(np.asarray(thresholds)), "thresholds")
     bad = np.flatnonzero(levels <= 0)
     if bad.size:
         raise ValueError(f"thresholds must be > 0 (percent), got {levels[bad[0]]:g} at index {bad[0]}")
@@ -363,7 +313,7 @@ def _point_metrics(target: np.ndarray, predicted: np.ndarray) -> dict[str, float
 def _check_thresholds(thresholds: Any) -> tuple[float, ...]:
     if isinstance(thresholds, str | bytes) or not isinstance(thresholds, Sequence | np.ndarray):
         raise TypeError(f"thresholds must be a sequence of numbers, got {thresholds!r}")
-    values = tuple(_check_real("thresholds", t) for t in thresholds)
+    values = tuple(check_real(t, "thresholds") for t in thresholds)
     if not values:
         raise ValueError("thresholds must hold at least one value, got none")
     for t in values:
@@ -423,21 +373,21 @@ def regressor_report(
         "rmse_ratio_ci95", "beats_baseline", "verdict"}``; alert tables are keyed by
         ``str(float(t))`` ("0.5", "1.0", ...).
     """
-    target = _as_1d("target_log10", target_log10, min_len=2)
-    predicted = _as_1d("predicted_log10", predicted_log10, min_len=2)
-    last = _as_1d("last_log10", last_log10, min_len=2)
-    _same_length("target_log10", target, "predicted_log10", predicted)
-    _same_length("target_log10", target, "last_log10", last)
+    target = real_vector(target_log10, "target_log10", min_len=2)
+    predicted = real_vector(predicted_log10, "predicted_log10", min_len=2)
+    last = real_vector(last_log10, "last_log10", min_len=2)
+    same_length(predicted, "predicted_log10", target, "target_log10")
+    same_length(last, "last_log10", target, "target_log10")
     thresholds = _check_thresholds(thresholds)
-    train_up_share = _check_real("train_up_share", train_up_share)
+    train_up_share = check_real(train_up_share, "train_up_share")
     if not 0 <= train_up_share <= 1:
         raise ValueError(f"train_up_share must lie in [0, 1], got {train_up_share}")
     n = target.size
-    block = _check_int("block", block, minimum=1)
+    block = check_int(block, "block", minimum=1)
     if block > n:
         raise ValueError(f"block must be <= the number of windows ({n}), got {block}")
-    n_boot = _check_int("n_boot", n_boot, minimum=1)
-    seed = _check_int("seed", seed, minimum=0)
+    n_boot = check_int(n_boot, "n_boot", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
 
     actual_up = target > last
     model_hits = (predicted > last) == actual_up
@@ -467,7 +417,7 @@ def regressor_report(
     ci = np.percentile(stats[:4], [2.5, 97.5], axis=1).T
     ratio_ci = np.percentile(stats[4], [2.5, 97.5]) if ratio_defined else (math.nan, math.nan)
 
-    actual_pct = _percent_change(target, last)
+    actual_pct = percent_change(target, last)
     model = {
         "rmse_log": model_point["rmse_log"],
         "rmse_log_ci95": _interval(ci[0]),
@@ -475,7 +425,7 @@ def regressor_report(
         "mape_pct": model_point["mape_pct"],
         "direction_accuracy": float(model_hits.mean()),
         "direction_accuracy_ci95": _interval(ci[2]),
-        "alerts": _alerts(_percent_change(predicted, last), actual_pct, thresholds),
+        "alerts": _alerts(percent_change(predicted, last), actual_pct, thresholds),
     }
     direction = "up" if baseline_up else "down"
     baseline = {
@@ -515,76 +465,18 @@ def regressor_report(
     }
 
 
-# --------------------------------------------------------------------------- offset correction
+# The offset correction lives in its own module; imported last, for the names callers know here.
+from models.offset_correction import OffsetCorrection, fit_offset_correction  # noqa: E402
 
-
-@dataclasses.dataclass(frozen=True)
-class OffsetCorrection:
-    """The CNN-LSTM paper's post-hoc offset correction of log10 forecasts.
-
-    Attributes:
-        gap_avg: mean ``|y − ŷ|`` (log10 units) on the fitting data.
-        deviation: population standard deviation (ddof = 0) of ``y − ŷ``.
-        sign: ``Σ (y − ŷ)``; positive when the model forecast too low on balance.
-
-    It is fitted on the most recent data *before* the test split (the caller picks
-    which windows, e.g. the end of the validation split) and then applied to the
-    test forecasts, so the test split never informs its own correction.
-    :meth:`apply` follows the paper's formula as written, including its
-    ``(1 − deviation)`` factor for downward corrections.
-    """
-
-    gap_avg: float
-    deviation: float
-    sign: float
-
-    def __post_init__(self) -> None:
-        for field in ("gap_avg", "deviation", "sign"):
-            value = _check_real(field, getattr(self, field))
-            if field != "sign" and value < 0:
-                raise ValueError(f"{field} must be >= 0, got {value}")
-            object.__setattr__(self, field, value)
-
-    def apply(self, predicted_log10: Any) -> np.ndarray:
-        """Corrected forecasts ``(N,)`` float64.
-
-        ``ŷ + (1 + deviation) · gap_avg`` when ``sign > 0``, else
-        ``ŷ − (1 − deviation) · gap_avg`` (``sign == 0`` falls in the second case,
-        as in the paper).
-        """
-        predicted = _as_1d("predicted_log10", predicted_log10, min_len=1)
-        if self.sign > 0:
-            return predicted + (1 + self.deviation) * self.gap_avg
-        return predicted - (1 - self.deviation) * self.gap_avg
-
-    def to_dict(self) -> dict[str, float]:
-        """``{"gap_avg", "deviation", "sign"}`` as floats (JSON-ready)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> OffsetCorrection:
-        """The inverse of :meth:`to_dict`; exactly the three keys are required."""
-        if not isinstance(data, Mapping):
-            raise TypeError(f"data must be a mapping, got {type(data).__name__}")
-        expected = {"gap_avg", "deviation", "sign"}
-        if set(data) != expected:
-            raise ValueError(f"data must have exactly the keys {sorted(expected)}, got {sorted(map(str, data))}")
-        return cls(gap_avg=data["gap_avg"], deviation=data["deviation"], sign=data["sign"])
-
-
-def fit_offset_correction(target_log10: Any, predicted_log10: Any) -> OffsetCorrection:
-    """Fit :class:`OffsetCorrection` on ``(N,)`` true and forecast log10 closes (N >= 2).
-
-    ``gap_avg = mean |y − ŷ|``, ``deviation = std(y − ŷ)`` (population std,
-    ddof = 0), ``sign = Σ (y − ŷ)``. Pass the most recent windows *before* the
-    test split.
-    """
-    target = _as_1d("target_log10", target_log10, min_len=2)
-    predicted = _as_1d("predicted_log10", predicted_log10, min_len=2)
-    _same_length("target_log10", target, "predicted_log10", predicted)
-    residual = target - predicted
-    return OffsetCorrection(
-        gap_avg=float(np.mean(np.abs(residual))),
-        deviation=float(np.std(residual, ddof=0)),
-        sign=float(np.sum(residual)),
-    )
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "Z_95",
+    "OffsetCorrection",
+    "block_bootstrap_indices",
+    "classifier_report",
+    "count_alerts",
+    "fit_offset_correction",
+    "regressor_report",
+    "roc_auc",
+    "wilson_interval",
+]

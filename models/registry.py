@@ -51,6 +51,6 @@ def available_checkpoints(task: str) -> dict[str, Path]:
             card = read_card(folder)
         except CheckpointError:
             continue
-        if card["task"] == task and (folder / "model.pt").is_file():
+        if card.task == task and (folder / "model.pt").is_file():
             found[folder.name] = folder
     return found

@@ -127,12 +127,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as stop:
         print(f"error: {stop}", file=sys.stderr)
         return 130
-    metrics = card["metrics"]
-    print(metrics["verdict"])
-    if "verdict_with_offset_correction" in metrics:
-        print("with the offset correction: " + metrics["verdict_with_offset_correction"])
+    metrics = card.metrics
+    print(metrics.verdict)
+    if "verdict_with_offset_correction" in metrics.extra:
+        print("with the offset correction: " + metrics.extra["verdict_with_offset_correction"])
     print(f"checkpoint: {args.out}")
-    print(json.dumps({"model": metrics["model"], "baseline": metrics["baseline"]}))
+    print(json.dumps({"model": dict(metrics.model), "baseline": dict(metrics.baseline)}))
     return 0
 
 

@@ -45,6 +45,7 @@ from tqdm import tqdm
 
 from data.settings import cache_dir
 from models.architectures import ModelSpec, build_model
+from models.card import ModelCard
 from models.checkpoints import TRAIN_COMMAND, CheckpointError, load_checkpoint, read_card, save_checkpoint
 from models.datasets import TaskSamples
 from models.random_draws import deterministic_algorithms, drawing_from, seeded_generator
@@ -244,18 +245,6 @@ def cli_command(
     return " ".join([argv[0], *map(shlex.quote, [*argv[1:], "--out", str(out), "--quiet"])])
 
 
-def same_test_split(card: dict[str, Any], other: dict[str, Any]) -> bool:
-    """Whether two cards were tested on the very same samples: only then do their test metrics compare.
-
-    Same task, data source and date range, and the same split sizes.
-    """
-    return (
-        card.get("task") == other.get("task")
-        and all(card["data"].get(key) == other["data"].get(key) for key in ("source", "first", "last", "samples"))
-        and card.get("split") == other.get("split")
-    )
-
-
 def fine_tune_spec(init_from: str | Path, task: str) -> ModelSpec:
     """The :class:`ModelSpec` of the checkpoint at ``init_from``, which must be a ``task`` model.
 
@@ -263,12 +252,12 @@ def fine_tune_spec(init_from: str | Path, task: str) -> ModelSpec:
         CheckpointError: no readable checkpoint there, or one of another task.
     """
     card = read_card(init_from)
-    if card["task"] != task_named(task).name:
+    if card.task != task_named(task).name:
         raise CheckpointError(
-            f"cannot fine-tune from {init_from}: it is a {card['task']} checkpoint, not a {task} one; "
+            f"cannot fine-tune from {init_from}: it is a {card.task} checkpoint, not a {task} one; "
             f"pick a {task} checkpoint or train from scratch"
         )
-    return ModelSpec(**card["spec"])
+    return card.spec
 
 
 def load_initial_weights(model: nn.Module, spec: ModelSpec, init_from: str | Path) -> dict[str, Any]:
@@ -294,9 +283,9 @@ def load_initial_weights(model: nn.Module, spec: ModelSpec, init_from: str | Pat
     model.load_state_dict(source.model.state_dict(), strict=True)
     return {
         "checkpoint": str(init_from),
-        "weights_sha256": source.card["weights_sha256"],
-        "data_source": source.card["data"]["source"],
-        "command": source.card["command"],
+        "weights_sha256": source.card.weights_sha256,
+        "data_source": source.card.data.source,
+        "command": source.card.command,
     }
 
 
@@ -312,8 +301,9 @@ def train(
     init_from: str | Path | None = None,
     on_batch: Callable[[BatchReport], object] | None = None,
     on_epoch: Callable[[EpochReport], bool | None] | None = None,
-) -> dict[str, Any]:
-    """Train ``spec`` on ``samples``, write the best checkpoint and its card to ``out``; return the card.
+) -> ModelCard:
+    """Train ``spec`` on ``samples``, write the best checkpoint and its card to ``out``; return the card
+    (:class:`~models.card.ModelCard`, as written).
 
     Args:
         spec: the model to build.
@@ -350,7 +340,7 @@ def _train(
     init_from: str | Path | None,
     on_batch: Callable[[BatchReport], object] | None,
     on_epoch: Callable[[EpochReport], bool | None] | None,
-) -> dict[str, Any]:
+) -> ModelCard:
     rng = np.random.default_rng(config.seed)  # shuffles the training samples
     task = task_named(spec.task)
     model = initial_model(spec, config.seed)
@@ -449,7 +439,7 @@ def _train(
     card["metrics"] = task.evaluate(model, samples)
     card["status"] = "interrupted" if interrupted else "stopped" if stopped else "complete"
     save_checkpoint(out, model, card, half=config.half)
-    return card
+    return read_card(out)
 
 
 def _training_fields(

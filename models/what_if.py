@@ -24,17 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data.checks import binary_labels, check_real, real_vector, same_length
 from models.checkpoints import LoadedCheckpoint
 from models.datasets import SPLIT_NAMES, load_samples
-from models.evaluation import (
-    _as_1d,
-    _as_labels,
-    _check_real,
-    _percent_change,
-    _same_length,
-    count_alerts,
-    wilson_interval,
-)
+from models.evaluation import count_alerts, percent_change, wilson_interval
 from models.tasks import batched_outputs
 from models.tasks.next_hour import card_correction
 
@@ -130,9 +123,9 @@ def prediction_history(
     return PredictionHistory(
         **common,
         times=target_times.to_numpy(dtype="datetime64[ns]"),
-        predicted_pct=_percent_change(outputs, last),
-        predicted_pct_corrected=None if correction is None else _percent_change(correction.apply(outputs), last),
-        actual_pct=_percent_change(samples.targets[indices], last),
+        predicted_pct=percent_change(outputs, last),
+        predicted_pct_corrected=None if correction is None else percent_change(correction.apply(outputs), last),
+        actual_pct=percent_change(samples.targets[indices], last),
         correction=None if correction is None else correction.to_dict(),
     )
 
@@ -175,7 +168,7 @@ class AlertCounts:
 
 
 def _check_threshold_pct(threshold: Any) -> float:
-    value = _check_real("threshold", threshold)
+    value = check_real(threshold, "threshold")
     if value <= 0:
         raise ValueError(f"threshold must be > 0 (percent), got {value:g}")
     return value
@@ -263,12 +256,12 @@ class DecisionPoint:
 
 def _check_probabilities(probability_up: Any, label: Any) -> tuple[np.ndarray, np.ndarray]:
     """``(N,)`` float64 probabilities in [0, 1] and ``(N,)`` bool labels (True = up)."""
-    probability = _as_1d("probability_up", probability_up)
+    probability = real_vector(probability_up, "probability_up")
     bad = np.flatnonzero((probability < 0) | (probability > 1))
     if bad.size:
         raise ValueError(f"probability_up must lie in [0, 1], got {probability[bad[0]]:g} at index {bad[0]}")
-    truth = _as_labels("label", label)
-    _same_length("probability_up", probability, "label", truth)
+    truth = binary_labels(label, "label")
+    same_length(truth, "label", probability, "probability_up")
     return probability, truth
 
 
@@ -281,7 +274,7 @@ def decision_point(probability_up: Any, label: Any, threshold: float) -> Decisio
         threshold: in [0, 1]; a sample is called "up" when ``probability_up > threshold``.
     """
     probability, truth = _check_probabilities(probability_up, label)
-    threshold = _check_real("threshold", threshold)
+    threshold = check_real(threshold, "threshold")
     if not 0 <= threshold <= 1:
         raise ValueError(f"threshold must lie in [0, 1], got {threshold:g}")
     called_up = probability > threshold

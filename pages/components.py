@@ -16,8 +16,10 @@ from models.checkpoints import LoadedCheckpoint
 from workflows.window import WindowExplanation, sanity_table, window_trust_table
 from xai import ALL_METHODS, METHODS
 from xai.export import attributions_csv, attributions_npz, export_parameters, params_json, per_time_csv
-from xai.render import comparison_figure, figure_png, time_importance_figure
+from xai.png import figure_png
+from xai.render import comparison_figure
 from xai.sanity import UNCHANGED_CORRELATION
+from xai.time_figure import time_importance_figure
 from xai.time_projection import NORMALISE_MODES
 
 LABEL_TO_KEY = {METHODS[key].label: key for key in ALL_METHODS}

@@ -132,7 +132,7 @@ st.markdown(
 task = TASKS[st.radio("Model", list(TASKS), horizontal=True, key="evaluate_task")]
 try:
     loaded = active_model(task)
-    folder, source = active_checkpoint(task), loaded.card["data"]["source"]
+    folder, source = active_checkpoint(task), loaded.card.data.source
     span = date_span(folder, task, source)
 except ValueError as error:  # CheckpointError and DataError are ValueErrors with a message that says what to do
     st.error(f"{error}")
@@ -141,7 +141,7 @@ st.caption(
     f"{loaded.spec.arch}, {loaded.spec.image} {loaded.spec.image_size} px, trained on {source}: "
     f"{span.samples:,} samples from {span.first:%Y-%m-%d} to {span.last:%Y-%m-%d}"
 )
-if loaded.card["data"].get("synthetic"):
+if loaded.card.data.synthetic:
     st.info(SYNTHETIC_LABEL)
 
 chosen_range = st.date_input(

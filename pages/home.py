@@ -6,13 +6,14 @@ import streamlit as st
 
 from data.demo import DEMO_INDEX, DEMO_TICKERS
 from data.settings import FIRST_HOUR_MINUTES, SYNTHETIC_LABEL, TICKER_WINDOW_BARS
+from models.card import ModelCard
 from models.checkpoints import CheckpointError, read_card
 from models.registry import SHIPPED
 from models.tasks import TASKS
 
 
 @st.cache_data(show_spinner=False)
-def shipped_card(task: str) -> dict:
+def shipped_card(task: str) -> ModelCard:
     return read_card(SHIPPED[task])
 
 
@@ -44,12 +45,12 @@ for task, title in ((task.name, task.title) for task in TASKS.values()):
     except CheckpointError as error:
         st.error(f"{title}: {error}")
         continue
-    text = f"**{title}** ({card['arch']}, {card['image']} {card['image_size']} px, trained on {card['data']['source']})"
-    verdict = card["metrics"].get("verdict")
+    text = f"**{title}** ({card.arch}, {card.image} {card.image_size} px, trained on {card.data.source})"
+    verdict = card.metrics.verdict
     if verdict is None:
-        st.warning(f"{text}  \nThis card has no test metrics yet (status: {card.get('status', 'unknown')}).")
+        st.warning(f"{text}  \nThis card has no test metrics yet (status: {card.status or 'unknown'}).")
     else:
-        (st.success if card["metrics"].get("beats_baseline") else st.warning)(f"{text}  \n{verdict}")
+        (st.success if card.metrics.beats_baseline else st.warning)(f"{text}  \n{verdict}")
 st.subheader("Pages")
 st.page_link("pages/ticker.py", label="Ticker: a 50-hour window, the forecast, the alert and why", icon="📈")
 st.page_link("pages/nifty_day.py", label="NIFTY day: the first hour, up or down, and why", icon="🗓️")

@@ -194,4 +194,4 @@ def _model_label(task: str, name: str) -> str:
         card = read_card(folder)
     except (CheckpointError, TypeError):
         return name
-    return f"{name} — {card['arch']}, {card['image']} {card['image_size']} px"
+    return f"{name} — {card.arch}, {card.image} {card.image_size} px"

@@ -12,6 +12,7 @@ from data import DataError
 from data.settings import SYNTHETIC_LABEL
 from data.uploads import store_upload
 from models.architectures import IMAGES, ModelSpec
+from models.card import same_test_split
 from models.checkpoints import CheckpointError, read_card
 from models.datasets import samples_from_bars
 from models.registry import SHIPPED
@@ -21,7 +22,6 @@ from models.training import (
     cli_command,
     fine_tune_spec,
     new_checkpoint_folder,
-    same_test_split,
     train,
 )
 from pages.shared import active_checkpoint, load_named, load_upload, use_checkpoint
@@ -92,22 +92,23 @@ def run_training(task, spec, loaded, source, init_from, config) -> dict:
     finally:  # an error or a rerun mid-training leaves no half-made checkpoint behind
         if not finished:
             shutil.rmtree(folder, ignore_errors=True)
-    done = card["training"]
-    bar.progress(1.0, text=f"Done: {done['epochs']} epoch(s) in {done['seconds']:.0f} s, evaluated on the test split")
-    return {"task": task, "folder": str(folder), "card": read_card(folder), "synthetic": loaded.synthetic}
+    done = card.training
+    bar.progress(1.0, text=f"Done: {done.epochs} epoch(s) in {done.seconds:.0f} s, evaluated on the test split")
+    return {"task": task, "folder": str(folder), "card": card, "synthetic": loaded.synthetic}
 
 
 def show_result(result: dict, *, chart: bool) -> None:
     task, card, folder = result["task"], result["card"], result["folder"]
-    metrics, training = card["metrics"], card["training"]
+    metrics, training = card.metrics, card.training
     st.subheader("The new model on its chronological test split")
     if chart:
-        st.plotly_chart(loss_figure(training["history"], task_named(task), result["synthetic"]), width="stretch")
-    (st.success if metrics.get("beats_baseline") else st.warning)(metrics["verdict"])
+        history = list(training.history or ())
+        st.plotly_chart(loss_figure(history, task_named(task), result["synthetic"]), width="stretch")
+    (st.success if metrics.beats_baseline else st.warning)(metrics.verdict)
     headline = task_named(task).headline_metrics
     columns = st.columns(len(headline))
     for column, (key, label, fmt, lower) in zip(columns, headline, strict=True):
-        model, baseline = metrics["model"][key], metrics["baseline"][key]
+        model, baseline = metrics.model[key], metrics.baseline[key]
         column.metric(
             label,
             fmt.format(model),
@@ -119,15 +120,15 @@ def show_result(result: dict, *, chart: bool) -> None:
     except CheckpointError:
         shipped = None
     if shipped is not None and same_test_split(card, shipped):
-        figures = ", ".join(f"{label} {fmt.format(shipped['metrics']['model'][k])}" for k, label, fmt, _ in headline)
+        figures = ", ".join(f"{label} {fmt.format(shipped.metrics.model[k])}" for k, label, fmt, _ in headline)
         st.caption(f"The shipped model on the same data and test split: {figures}.")
-    data = card["data"]
-    interval = metrics["model"].get("accuracy_ci95")
+    data = card.data
+    interval = metrics.model.get("accuracy_ci95")
     st.caption(
         (f"Accuracy 95 % CI {interval[0]:.3f}–{interval[1]:.3f} · " if interval else "")
-        + f"Best epoch {training['best_epoch']} of {training['epochs']} · {card['split']['test']} test samples · "
-        f"data {data['source']} {data['first'][:10]} → {data['last'][:10]}"
-        + (" (synthetic)" if data.get("synthetic") else "")
+        + f"Best epoch {training.best_epoch} of {training.epochs} · {card.split.test} test samples · "
+        f"data {data.source} {data.first[:10]} → {data.last[:10]}"
+        + (" (synthetic)" if data.synthetic else "")
         + f" · saved in `{folder}`"
     )
     if active_checkpoint(task) == folder:

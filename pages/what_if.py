@@ -104,7 +104,7 @@ seed_from_url(threshold_key, "threshold", scale.parse, remembered, applies=from_
 source = "?"
 try:
     loaded = active_model(task)
-    source = str(loaded.card.get("data", {}).get("source", ""))
+    source = loaded.card.data.source
     if not source:
         raise CheckpointError(f"the card in {loaded.folder} does not name its data source")
     past = history(active_checkpoint(task), task, source, part)

@@ -49,7 +49,7 @@ def _shipped_test_batch(task: str, size: int = 4):
     from models.registry import load_shipped
 
     loaded = load_shipped(task)
-    samples = load_samples(loaded.spec, loaded.card["data"]["source"])
+    samples = load_samples(loaded.spec, loaded.card.data.source)
     inputs, _ = samples.batch(samples.indices("test")[:size])
     return (loaded.model, *inputs)
 

@@ -435,7 +435,7 @@ def test_a_link_to_a_checkpoint_of_the_other_task(isolated_cache):
 def test_a_checkpoint_for_another_image_size_is_used_at_its_size(isolated_cache, capsys):
     torch.manual_seed(0)
     model = build_model(ModelSpec.default("nifty", image_size=32))
-    card = {k: v for k, v in read_card(SHIPPED["nifty"]).items() if k not in ("spec", "image_size")}
+    card = {k: v for k, v in read_card(SHIPPED["nifty"]).to_json().items() if k not in ("spec", "image_size")}
     folder = save_checkpoint(isolated_cache / CHECKPOINTS_SUBDIR / "nifty-20260102-000000-00000032", model, card)
     app = open_page("pages/nifty_day.py", TIMEOUT_S)
     pick_model(app, folder.name)

@@ -52,7 +52,7 @@ def make_card(**extra: Any) -> dict[str, Any]:
     """The fields the trainer writes; save_checkpoint fills the rest."""
     return {
         "data": {"source": "demo:ACME", "first": "2024-01-02T09:15:00", "last": "2024-03-28T15:29:00"},
-        "split": {"train": ["2024-01-02", "2024-02-29"], "test": ["2024-03-01", "2024-03-28"]},
+        "split": {"fractions": [0.81, 0.09, 0.1], "train": 40, "validation": 4, "test": 5, "chronological": True},
         "training": {"epochs": 2, "seconds": 1.5, "seed": 7, "versions": {"torch": torch.__version__}},
         "metrics": {"model": {"rmse_log": 0.01}, "baseline": {"rmse_log": 0.02}},
         "command": "python -m models.train --task ticker --data demo:ACME --out models/x",
@@ -132,18 +132,26 @@ def test_float32_round_trip_is_exact_for_the_classifier(nifty):
     assert loaded.spec == nifty["model"].spec
     assert loaded.folder == nifty["full"]
     # the trainer's fields and extra fields are kept; save_checkpoint filled the rest
-    assert {key: loaded.card[key] for key in nifty["card"]} == nifty["card"]
-    assert loaded.card["notes"] == "kept"
-    assert loaded.card["spec"] == nifty["model"].spec.to_dict()
-    assert (loaded.card["task"], loaded.card["arch"], loaded.card["image"], loaded.card["image_size"]) == (
+    assert {key: loaded.card.to_json()[key] for key in nifty["card"]} == nifty["card"]
+    assert loaded.card.to_json()["notes"] == "kept"
+    assert loaded.card.to_json()["spec"] == nifty["model"].spec.to_dict()
+    assert (
+        loaded.card.to_json()["task"],
+        loaded.card.to_json()["arch"],
+        loaded.card.to_json()["image"],
+        loaded.card.to_json()["image_size"],
+    ) == (
         "nifty",
         "resnet18",
         "gadf",
         32,
     )
-    assert loaded.card["format_version"] == FORMAT_VERSION == 1
-    assert loaded.card["weights_dtype"] == "float32"
-    assert loaded.card["weights_sha256"] == hashlib.sha256((nifty["full"] / WEIGHTS_NAME).read_bytes()).hexdigest()
+    assert loaded.card.to_json()["format_version"] == FORMAT_VERSION == 1
+    assert loaded.card.to_json()["weights_dtype"] == "float32"
+    assert (
+        loaded.card.to_json()["weights_sha256"]
+        == hashlib.sha256((nifty["full"] / WEIGHTS_NAME).read_bytes()).hexdigest()
+    )
 
 
 def test_float16_halves_the_file_and_stays_within_tolerance_for_the_classifier(nifty):
@@ -153,7 +161,7 @@ def test_float16_halves_the_file_and_stays_within_tolerance_for_the_classifier(n
     state = torch.load(nifty["half"] / WEIGHTS_NAME, weights_only=True)
     assert {t.dtype for t in state.values() if t.is_floating_point()} == {torch.float16}
     loaded = load_checkpoint(nifty["half"] / WEIGHTS_NAME)  # model.pt path accepted too
-    assert loaded.card["weights_dtype"] == "float16"
+    assert loaded.card.to_json()["weights_dtype"] == "float16"
     assert {p.dtype for p in loaded.model.parameters()} == {torch.float32}
     got, reference = outputs(loaded.model), nifty["reference"]
     assert not torch.equal(got, reference)  # it really was rounded
@@ -171,7 +179,7 @@ def test_round_trips_for_the_regressor(tmp_path):
     assert torch.equal(outputs(load_checkpoint(full / CARD_NAME).model), reference)
     got = outputs(load_checkpoint(str(half)).model)
     assert (got - reference).abs().max().item() <= REGRESSOR_HALF_ATOL_LOG10
-    assert read_card(half)["weights_dtype"] == "float16"
+    assert read_card(half).to_json()["weights_dtype"] == "float16"
 
 
 def test_expected_task_image_and_size_that_match_load(nifty):
@@ -244,7 +252,7 @@ def test_a_crash_between_the_two_replaces_is_reported_at_load(ticker_checkpoint,
         load_checkpoint(ticker_checkpoint)
     assert str(caught.value) == (
         f"checkpoint {ticker_checkpoint}: card and weights disagree: the checkpoint was modified or half-written "
-        f"(card.json expects sha256 {card['weights_sha256'][:12]}…, model.pt has {digest[:12]}…); "
+        f"(card.json expects sha256 {card.weights_sha256[:12]}…, model.pt has {digest[:12]}…); "
         "copy the whole folder again or retrain with python -m models.train"
     )
 
@@ -572,7 +580,7 @@ def test_missing_paths_and_files(ticker_checkpoint, tmp_path):
         f"{stray} is not a checkpoint: give the folder holding card.json and model.pt, or its model.pt"
     )
     (ticker_checkpoint / WEIGHTS_NAME).unlink()
-    assert read_card(ticker_checkpoint)["task"] == "ticker"  # the card alone is readable
+    assert read_card(ticker_checkpoint).to_json()["task"] == "ticker"  # the card alone is readable
     for name in (WEIGHTS_NAME, CARD_NAME):
         if name == CARD_NAME:
             (ticker_checkpoint / CARD_NAME).unlink()
@@ -637,7 +645,7 @@ def test_describe_failures_in_a_subprocess(ticker_checkpoint, isolated_cache, ca
 
 def test_describe_in_process(ticker_checkpoint, capsys):
     assert main(["describe", str(ticker_checkpoint / WEIGHTS_NAME)]) == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == read_card(ticker_checkpoint)
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == read_card(ticker_checkpoint).to_json()
     rewrite_card(ticker_checkpoint, task="nifty")
     assert main(["describe", str(ticker_checkpoint)]) == 2
     captured = capsys.readouterr()

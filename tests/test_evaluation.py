@@ -313,8 +313,8 @@ GOOD = np.array([2.0, 2.01, 1.99, 2.02])
 @pytest.mark.parametrize(
     ("call", "error", "message"),
     [
-        (lambda: wilson_interval(2.5, 10), TypeError, "successes must be an int, got 2.5 of type float"),
-        (lambda: wilson_interval(True, 10), TypeError, "successes must be an int, got True of type bool"),
+        (lambda: wilson_interval(2.5, 10), TypeError, "successes must be an int, got float 2.5"),
+        (lambda: wilson_interval(True, 10), TypeError, "successes must be an int, got bool True"),
         (lambda: wilson_interval(-1, 10), ValueError, "successes must be >= 0, got -1"),
         (lambda: wilson_interval(11, 10), ValueError, "successes must be <= n (10), got 11"),
         (lambda: wilson_interval(0, -1), ValueError, "n must be >= 0, got -1"),
@@ -395,7 +395,7 @@ GOOD = np.array([2.0, 2.01, 1.99, 2.02])
         (
             lambda: regressor_report(GOOD, GOOD, GOOD, train_up_share=0.5, block=2, seed=1.5),
             TypeError,
-            "seed must be an int, got 1.5 of type float",
+            "seed must be an int, got float 1.5",
         ),
         (
             lambda: fit_offset_correction(GOOD, GOOD[:2]),

@@ -255,10 +255,10 @@ def test_a_file_source_is_thinned_evenly_and_has_no_localisation(nifty, tmp_path
 def test_the_regressor_splits_by_the_sign_of_its_predicted_change_and_scores_breakout_bars():
     loaded = load_shipped("ticker")
     captum_ready(loaded.model)
-    samples = load_samples(loaded.spec, loaded.card["data"]["source"])
+    samples = load_samples(loaded.spec, loaded.card.data.source)
     result = evaluate_range(
         loaded,
-        loaded.card["data"]["source"],
+        loaded.card.data.source,
         "2024-12-09",
         "2024-12-11",  # three days with a breakout at 09:30 each
         methods=["saliency"],

@@ -35,14 +35,14 @@ T975_DF3 = 3.182446305284263  # Student-t quantile t_{0.975, 3}
 def nifty():
     """(loaded checkpoint, TaskSamples) of the shipped NIFTY classifier on NIFTY-DEMO."""
     loaded = load_shipped("nifty")
-    return loaded, load_samples(loaded.spec, loaded.card["data"]["source"])
+    return loaded, load_samples(loaded.spec, loaded.card.data.source)
 
 
 @pytest.fixture(scope="module")
 def ticker_samples():
     """TaskSamples of the shipped ticker regressor on demo:ACME (images are rendered per batch: cheap)."""
     loaded = load_shipped("ticker")
-    return load_samples(loaded.spec, loaded.card["data"]["source"])
+    return load_samples(loaded.spec, loaded.card.data.source)
 
 
 # --- localisation on constructed profiles ----------------------------------------

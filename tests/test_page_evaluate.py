@@ -51,7 +51,7 @@ def engine():
     """What the engine itself says about the same 12 days."""
     loaded = load_shipped("nifty")
     captum_ready(loaded.model)
-    samples = load_samples(loaded.spec, loaded.card["data"]["source"])
+    samples = load_samples(loaded.spec, loaded.card.data.source)
     days = sample_times(samples).normalize()
     rows = np.flatnonzero((days >= str(START)) & (days <= str(END)))
     (images,), _ = samples.batch(rows)

@@ -74,8 +74,8 @@ def test_a_tiny_run_shows_progress_loss_and_metrics_then_every_page_can_use_it()
     no_errors(app)
     result = app.session_state[RESULT_KEY]
     folder = Path(result["folder"])
-    card = read_card(folder)
-    assert card == result["card"]
+    card = read_card(folder).to_json()
+    assert card == result["card"].to_json()
     assert (card["task"], card["arch"], card["image"], card["image_size"]) == ("nifty", "resnet18", "candlestick", 64)
     assert card["status"] == "complete"
     assert card["training"]["epochs"] == 1
@@ -113,7 +113,7 @@ def test_a_tiny_run_shows_progress_loss_and_metrics_then_every_page_can_use_it()
     verdicts = [box.value for box in (*app.success, *app.warning)]
     assert metrics["verdict"] in verdicts
     # same data and split as the shipped model: its figures are shown beside, for comparison
-    shipped = read_card(SHIPPED["nifty"])["metrics"]["model"]
+    shipped = read_card(SHIPPED["nifty"]).to_json()["metrics"]["model"]
     assert (
         f"The shipped model on the same data and test split: Accuracy {shipped['accuracy']:.3f}, "
         f"ROC AUC {shipped['auc']:.3f}."
@@ -134,7 +134,7 @@ def test_a_tiny_run_shows_progress_loss_and_metrics_then_every_page_can_use_it()
     app.number_input(key="epochs").set_value(1)
     app.button(key="start_training").click().run()
     no_errors(app)
-    tuned = app.session_state[RESULT_KEY]["card"]
+    tuned = app.session_state[RESULT_KEY]["card"].to_json()
     assert tuned["training"]["init_from"]["checkpoint"] == str(folder)
     assert tuned["training"]["init_from"]["weights_sha256"] == card["weights_sha256"]
     assert tuned["spec"] == card["spec"]
@@ -160,7 +160,7 @@ def test_an_uploaded_file_trains_the_regressor_and_is_not_called_synthetic(isola
     small_model(app, "ticker", arch="cnn-lstm-resnet18", image="candlestick", size=64)
     app.button(key="start_training").click().run()
     no_errors(app)
-    card = app.session_state[RESULT_KEY]["card"]
+    card = app.session_state[RESULT_KEY]["card"].to_json()
     stored = card["data"]["source"]  # the bars kept under their digest, never under the upload's name
     assert re.fullmatch(r"upload:[0-9a-f]{32}", stored)
     assert not any(isolated_cache.rglob("my prices.csv"))

@@ -40,7 +40,7 @@ def test_home_page_names_the_demo_market_as_synthetic_and_shows_the_models_verdi
     assert any(SYNTHETIC_LABEL in info.value for info in app.info)
     verdicts = [box.value for box in app.success]
     for task in SHIPPED:
-        assert any(read_card(SHIPPED[task])["metrics"]["verdict"] in text for text in verdicts), verdicts
+        assert any(read_card(SHIPPED[task]).to_json()["metrics"]["verdict"] in text for text in verdicts), verdicts
 
 
 def test_ticker_window_slider_moves_the_window_and_its_outcome():

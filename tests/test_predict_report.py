@@ -25,7 +25,7 @@ def windows():
     out = {}
     for task in ("nifty", "ticker"):
         loaded = load_shipped(task)
-        samples = load_samples(loaded.spec, loaded.card["data"]["source"])
+        samples = load_samples(loaded.spec, loaded.card.data.source)
         index = samples.indices("test")[:2]
         out[task] = (loaded, samples, index)
     return out

@@ -23,6 +23,7 @@ from PIL import Image
 from data.errors import RendererUnavailableError
 from data.settings import SYNTHETIC_LABEL
 from xai.methods import METHODS
+from xai.png import figure_png
 from xai.render import (
     ABSOLUTE_COLOR,
     COLOR_SCALES,
@@ -31,10 +32,9 @@ from xai.render import (
     color_range,
     comparison_figure,
     display_maps,
-    figure_png,
     robust_peak,
-    time_importance_figure,
 )
+from xai.time_figure import time_importance_figure
 from xai.time_projection import NORMALISE_MODES, normalise
 
 SIZE = 8

@@ -26,7 +26,7 @@ def test_shipped_weights_fit_the_budget():
 
 @pytest.mark.parametrize("task", sorted(SHIPPED))
 def test_shipped_card_records_the_default_command_in_half_precision(task):
-    card = read_card(SHIPPED[task])
+    card = read_card(SHIPPED[task]).to_json()
     assert card["command"] == EXPECTED_COMMANDS[task]
     assert card["weights_dtype"] == "float16"
     assert card["status"] == "complete"
@@ -39,11 +39,11 @@ def test_shipped_card_records_the_default_command_in_half_precision(task):
 def test_shipped_model_beats_its_baseline_and_the_card_is_honest(task):
     loaded = load_shipped(task)
     assert not loaded.model.training
-    metrics = loaded.card["metrics"]
+    metrics = loaded.card.to_json()["metrics"]
     assert metrics["beats_baseline"], metrics["verdict"]
     # re-evaluate the stored weights on the card's own data and split: the same figures
-    samples = load_samples(loaded.spec, loaded.card["data"]["source"])
-    assert list(samples.split.sizes()) == [loaded.card["split"][k] for k in ("train", "validation", "test")]
+    samples = load_samples(loaded.spec, loaded.card.data.source)
+    assert list(samples.split.sizes()) == [loaded.card.to_json()["split"][k] for k in ("train", "validation", "test")]
     again = evaluate(loaded.model, samples)
     if task == "nifty":
         assert again["model"]["confusion"] == metrics["model"]["confusion"]
@@ -92,21 +92,23 @@ def test_the_nifty_cards_command_reproduces_the_shipped_checkpoint(tmp_path, mon
     from models.train import main
     from models.training import versions
 
-    card = read_card(SHIPPED["nifty"])
+    card = read_card(SHIPPED["nifty"]).to_json()
     argv = shlex.split(card["command"])[3:]
     argv[argv.index("--out") + 1] = str(tmp_path / "again")
     assert main(argv) == 0
     again = load_checkpoint(tmp_path / "again")
-    assert again.card["split"] == card["split"]
-    assert again.card["data"] == card["data"]
+    assert again.card.to_json()["split"] == card["split"]
+    assert again.card.to_json()["data"] == card["data"]
     now, then = versions(), card["training"]["versions"]
     if (now["torch"], now["cpu_capability"]) != (then["torch"], then.get("cpu_capability")):
         low, high = card["metrics"]["model"]["accuracy_ci95"]
-        assert low <= again.card["metrics"]["model"]["accuracy"] <= high, again.card["metrics"]["verdict"]
-        assert again.card["metrics"]["beats_baseline"], again.card["metrics"]["verdict"]
+        assert low <= again.card.to_json()["metrics"]["model"]["accuracy"] <= high, again.card.to_json()["metrics"][
+            "verdict"
+        ]
+        assert again.card.to_json()["metrics"]["beats_baseline"], again.card.to_json()["metrics"]["verdict"]
         return
-    assert again.card["training"]["best_epoch"] == card["training"]["best_epoch"]
-    assert again.card["metrics"]["model"]["confusion"] == card["metrics"]["model"]["confusion"]
+    assert again.card.to_json()["training"]["best_epoch"] == card["training"]["best_epoch"]
+    assert again.card.to_json()["metrics"]["model"]["confusion"] == card["metrics"]["model"]["confusion"]
     shipped = load_shipped("nifty").model.state_dict()
     for name, tensor in again.model.state_dict().items():
         torch.testing.assert_close(tensor, shipped[name], rtol=1e-3, atol=1e-3, msg=name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 
 from data import load_source, make_ticker_windows
+from models.card import Metrics
 from models.checkpoints import CheckpointError, LoadedCheckpoint
 from models.evaluation import _alerts, roc_auc, wilson_interval
 from models.registry import load_shipped
@@ -43,7 +45,7 @@ def shipped(task: str) -> LoadedCheckpoint:
 def shipped_history(task: str, part: str = "test") -> PredictionHistory:
     """The shipped model of ``task`` run once over ``part`` of its card's source (shared with the page tests)."""
     loaded = shipped(task)
-    return prediction_history(loaded, loaded.card["data"]["source"], part)
+    return prediction_history(loaded, loaded.card.data.source, part)
 
 
 def brute_force_alerts(predicted: np.ndarray, actual: np.ndarray, t: float) -> tuple[int, int, int, int]:
@@ -196,7 +198,7 @@ def test_roc_curve_of_one_class_has_no_defined_rate():
     ("call", "error", "message"),
     [
         (lambda: alert_table(PREDICTED, ACTUAL, 0), ValueError, "threshold must be > 0 (percent), got 0"),
-        (lambda: alert_table(PREDICTED, ACTUAL, "1"), TypeError, "threshold must be a number, got '1' of type str"),
+        (lambda: alert_table(PREDICTED, ACTUAL, "1"), TypeError, "threshold must be a number, got str '1'"),
         (
             lambda: alert_table(PREDICTED, ACTUAL[:3], 1.0),
             ValueError,
@@ -246,7 +248,12 @@ def test_roc_curve_of_one_class_has_no_defined_rate():
         ),
         (lambda: THRESHOLD_SCALES["nifty"].parse("nan"), ValueError, "got 'nan'"),
         (
-            lambda: card_correction({"metrics": {"offset_correction": {"gap_avg": -1, "deviation": 0, "sign": 1}}}),
+            lambda: card_correction(
+                dataclasses.replace(
+                    shipped("ticker").card,
+                    metrics=Metrics({}, {}, extra={"offset_correction": {"gap_avg": -1, "deviation": 0, "sign": 1}}),
+                )
+            ),
             CheckpointError,
             "the card's metrics.offset_correction is unreadable (gap_avg must be >= 0, got -1.0); retrain",
         ),
@@ -279,7 +286,7 @@ def test_threshold_scales_read_links_onto_the_slider_grid():
 
 def test_regressor_history_reproduces_the_cards_alerts_with_and_without_the_correction():
     past = shipped_history("ticker")
-    card = shipped("ticker").card
+    card = shipped("ticker").card.to_json()
     assert (past.task, past.part, past.source, past.synthetic) == ("ticker", "test", "demo:ACME", True)
     assert len(past) == card["split"]["test"] == 674
     assert past.correction == {
@@ -306,7 +313,7 @@ def test_regressor_history_reproduces_the_cards_alerts_with_and_without_the_corr
 
 def test_classifier_history_reproduces_the_cards_confusion_matrix_and_auc():
     past = shipped_history("nifty")
-    metrics = shipped("nifty").card["metrics"]["model"]
+    metrics = shipped("nifty").card.to_json()["metrics"]["model"]
     assert (past.task, past.part, past.source, past.synthetic) == ("nifty", "test", "demo:NIFTY-DEMO", True)
     assert len(past) == 208
     point = decision_point(past.probability_up, past.label, 0.5)

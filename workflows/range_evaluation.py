@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data.checks import check_int
 from models.checkpoints import LoadedCheckpoint
 from models.datasets import SPLIT_NAMES, TaskSamples, load_samples
 from models.tasks import check_direction
@@ -46,7 +47,6 @@ from workflows.planted import planted_intervals, sample_times
 from workflows.range_results import FaithfulnessSummary, LocalisationSummary, RangeEvaluation, SanityCheck
 from workflows.range_tables import faithfulness_table, localisation_table, peak_table, sanity_table
 from xai.aggregate import importance_by_prediction, method_agreement, peak_summary
-from xai.checks import check_int
 from xai.explain import explain
 from xai.faithfulness import deletion_insertion
 from xai.localisation import interval_specificity, localisation

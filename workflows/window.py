@@ -111,7 +111,7 @@ def sanity_table(loaded: LoadedCheckpoint, *, files: bool = False) -> pd.DataFra
     The windows come from the data source its card names (``files=False``: never a file path).
     One row per method (display label), one column per cascade step and ``"mean"``.
     """
-    samples = load_samples(loaded.spec, loaded.card["data"]["source"], files=files)
+    samples = load_samples(loaded.spec, loaded.card.data.source, files=files)
     inputs, _ = samples.batch(samples.indices("test")[:SANITY_WINDOWS])
     extra = inputs[1] if len(inputs) > 1 else None
     return model_randomisation(loaded.model, inputs[0], additional_forward_args=extra).as_frame()

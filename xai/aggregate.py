@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from xai.checks import real_matrix
+from data.checks import real_matrix
 from xai.sanity import spearman
 from xai.time_projection import NORMALISE_MODES, GadfImportance, normalise
 

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from data.checks import real_matrix
 from xai.aggregate import Band, mean_band
-from xai.checks import real_matrix
 from xai.time_projection import interval_share, pointing_game
 
 __all__ = ["Localisation", "interval_specificity", "localisation", "welch_band"]

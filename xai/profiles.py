@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from data.checks import check_choice
 from xai.aggregate import equalise_gadf
-from xai.checks import check_choice
 from xai.time_projection import candlestick_time_importance, gadf_time_importance
 
 

@@ -72,9 +72,9 @@ from typing import Any
 
 import numpy as np
 
+from data.checks import check_choice, check_int
 from data.images.candlestick import MIN_IMAGE_SIZE, bar_columns, candle_geometry, validate_ohlc
 from data.images.gadf import gadf_pixel_spans
-from xai.checks import check_choice, check_int
 
 __all__ = [
     "NORMALISE_MODES",

@@ -29,6 +29,7 @@ from models.tasks.base import ExplainedOutput, Task, batched_outputs, check_dire
 if TYPE_CHECKING:
     from data.bars import LoadedBars
     from models.architectures import ModelSpec
+    from models.card import ModelCard
     from models.checkpoints import LoadedCheckpoint
     from models.datasets import TaskSamples
 
@@ -96,16 +97,16 @@ class ForecastDirection(nn.Module):
         return (self.direction * change).unsqueeze(1)
 
 
-def card_correction(card: dict[str, Any]) -> OffsetCorrection | None:
+def card_correction(card: ModelCard) -> OffsetCorrection | None:
     """The offset correction recorded in a regressor's card (``metrics.offset_correction``), or ``None``.
 
     Raises:
         ValueError: the card holds a correction that is not three finite numbers.
     """
-    recorded = card.get("metrics", {}).get("offset_correction")
+    recorded = card.metrics.offset_correction
     if recorded is None:
         return None
-    from models.checkpoints import CheckpointError
+    from models.card import CheckpointError
 
     try:
         return OffsetCorrection.from_dict({field: recorded[field] for field in ("gap_avg", "deviation", "sign")})

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from data.checks import check_int
 from models.locks import eval_mode, model_lock
 from models.tasks import task_of
-from xai.checks import check_int
 
 #: Images per forward pass: thousands of perturbed copies never sit in one batch.
 BATCH_SIZE = 64

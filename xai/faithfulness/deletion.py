@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from data.checks import check_choice, check_int
 from data.images.candlestick import bar_columns
 from data.images.gadf import gadf_pixel_spans
-from xai.checks import check_choice, check_int
 from xai.faithfulness.common import Target, _scores, _validate_attribution, _validate_image, _validate_model_args
 
 #: Accepted ``order`` values of :func:`deletion_insertion`.

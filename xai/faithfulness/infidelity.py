@@ -8,9 +8,9 @@ import torch
 from captum.metrics import infidelity
 from torch import nn
 
+from data.checks import check_int
 from models.locks import eval_mode, model_lock
 from models.tasks import task_of
-from xai.checks import check_int
 from xai.faithfulness.common import (
     BATCH_SIZE,
     Target,

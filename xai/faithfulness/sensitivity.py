@@ -10,7 +10,7 @@ import torch
 from captum.metrics import sensitivity_max
 from torch import nn
 
-from xai.checks import check_int
+from data.checks import check_int
 from xai.explain import GradCamOptions, explain
 from xai.faithfulness.common import Target, _scores, _validate_image, _validate_model_args, _validate_positive
 from xai.faithfulness.infidelity import _samples_per_batch
