@@ -119,11 +119,6 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def validate_card(card: Any, where: str) -> ModelSpec:
-    """Check every field of a parsed card (:meth:`ModelCard.from_json`) and return its :class:`ModelSpec`."""
-    return ModelCard.from_json(card, where).spec
-
-
 # --------------------------------------------------------------------------- card
 
 

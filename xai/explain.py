@@ -185,19 +185,6 @@ def _captum_passes(
     needs: set[str],
 ) -> tuple[dict[str, tuple[torch.Tensor, float]], int | torch.Tensor]:
     """Captum's classes, each needed pass once (as :func:`xai.fused.fused_passes`, the same keys)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=CAPTUM_HOOK_WARNING, category=UserWarning)
-        return _captum_classes(forward, layer, image, target, extra, needs)
-
-
-def _captum_classes(
-    forward: nn.Module,
-    layer: nn.Module | None,
-    image: torch.Tensor,
-    target: int | torch.Tensor | None,
-    extra: torch.Tensor | None,
-    needs: set[str],
-) -> tuple[dict[str, tuple[torch.Tensor, float]], int | torch.Tensor]:
     computed: dict[str, tuple[torch.Tensor, float]] = {}
     if target is None:
         with torch.no_grad():
@@ -205,7 +192,9 @@ def _captum_classes(
 
     def run(key: str, work) -> None:
         started = time.perf_counter()
-        value = work()
+        with warnings.catch_warnings():  # Captum's guided/deconv classes announce their hooks: expected
+            warnings.filterwarnings("ignore", message=CAPTUM_HOOK_WARNING, category=UserWarning)
+            value = work()
         computed[key] = (value.detach(), time.perf_counter() - started)
 
     if needs & {"gradcam", "guided_gradcam"}:

@@ -126,9 +126,9 @@ class Task(abc.ABC):
             DataError: too few samples for a split, or bars at another interval.
         """
 
-    @abc.abstractmethod
     def sample_times(self, samples: TaskSamples) -> pd.DatetimeIndex:
-        """``(N,)`` when each sample was taken (a day, or a window's last bar)."""
+        """``(N,)`` when each sample was taken (a day, or a window's last bar), recorded at cutting."""
+        return samples.times
 
     @abc.abstractmethod
     def inputs(self, samples: TaskSamples, indices: np.ndarray, images: torch.Tensor) -> tuple[torch.Tensor, ...]:

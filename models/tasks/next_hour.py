@@ -189,9 +189,6 @@ class NextHourTask(Task):
             times=pd.DatetimeIndex(windows.end_time),
         )
 
-    def sample_times(self, samples: TaskSamples) -> pd.DatetimeIndex:
-        return samples.times
-
     def inputs(self, samples: TaskSamples, indices: np.ndarray, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return images, torch.from_numpy(samples.sequences[indices].astype(np.float32))
 

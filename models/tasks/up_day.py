@@ -124,9 +124,6 @@ class UpDayTask(Task):
             precomputed_images=encode_images(ohlc, spec),
         )
 
-    def sample_times(self, samples: TaskSamples) -> pd.DatetimeIndex:
-        return samples.times
-
     def inputs(self, samples: TaskSamples, indices: np.ndarray, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return (images,)
 
