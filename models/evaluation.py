@@ -284,7 +284,9 @@ def count_alerts(predicted_pct: Any, actual_pct: Any, thresholds: Any) -> dict[s
     }
 
 
-def _alerts(predicted_pct: np.ndarray, actual_pct: np.ndarray, thresholds: tuple[float, ...]) -> dict[str, Any]:
+def threshold_alerts(
+    predicted_pct: np.ndarray, actual_pct: np.ndarray, thresholds: tuple[float, ...]
+) -> dict[str, Any]:
     counts = count_alerts(predicted_pct, actual_pct, np.asarray(thresholds, dtype=np.float64))
     table: dict[str, Any] = {}
     for i, t in enumerate(thresholds):
@@ -300,7 +302,7 @@ def _alerts(predicted_pct: np.ndarray, actual_pct: np.ndarray, thresholds: tuple
     return table
 
 
-def _point_metrics(target: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+def point_metrics(target: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     price_target = np.power(10.0, target)
     price_predicted = np.power(10.0, predicted)
     return {
@@ -396,8 +398,8 @@ def regressor_report(
     model_sq = (predicted - target) ** 2
     baseline_sq = (last - target) ** 2
 
-    model_point = _point_metrics(target, predicted)
-    baseline_point = _point_metrics(target, last)
+    model_point = point_metrics(target, predicted)
+    baseline_point = point_metrics(target, last)
     rmse_ratio = model_point["rmse_log"] / baseline_point["rmse_log"] if baseline_point["rmse_log"] > 0 else math.nan
 
     # Bootstrap: every statistic of a resample uses the same indices (paired).
@@ -425,7 +427,7 @@ def regressor_report(
         "mape_pct": model_point["mape_pct"],
         "direction_accuracy": float(model_hits.mean()),
         "direction_accuracy_ci95": _interval(ci[2]),
-        "alerts": _alerts(percent_change(predicted, last), actual_pct, thresholds),
+        "alerts": threshold_alerts(percent_change(predicted, last), actual_pct, thresholds),
     }
     direction = "up" if baseline_up else "down"
     baseline = {
@@ -441,7 +443,7 @@ def regressor_report(
             f"({train_up_share:.1%} up); persistence itself forecasts no change"
         ),
         # persistence forecasts a 0 % move, so it never alerts
-        "alerts": _alerts(np.zeros(n), actual_pct, thresholds),
+        "alerts": threshold_alerts(np.zeros(n), actual_pct, thresholds),
     }
     ratio = _num(rmse_ratio)
     ratio_ci95 = _interval(ratio_ci)
