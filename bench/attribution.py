@@ -33,7 +33,7 @@ from captum.attr import Deconvolution, GuidedBackprop, GuidedGradCam, LayerAttri
 
 from models.datasets import load_samples
 from models.registry import load_shipped
-from models.tasks import ForecastDirection
+from models.tasks import ForecastDirection, task_of
 from xai import ALL_METHODS, captum_ready, explain
 
 BATCH = 64
@@ -41,10 +41,10 @@ BATCH = 64
 
 def _captum_calls(model: torch.nn.Module, image: torch.Tensor, closes: torch.Tensor | None) -> dict[str, Callable]:
     """Each of Captum's five classes as a zero-argument call on ``image`` (the reference)."""
-    if closes is None:
+    if not task_of(model).is_regression:
         forward = model
         with torch.no_grad():
-            target = model(image).argmax(1)
+            target = model(image, closes).argmax(1)
     else:
         forward, target = ForecastDirection(model, 1), 0
     layer, size = model.gradcam_layer, tuple(image.shape[2:])

@@ -31,7 +31,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from models.architectures import ModelSpec, build_model
@@ -65,7 +64,7 @@ def samples_per_s(task: str, overrides: dict[str, str], source: str) -> float:
         started = time.perf_counter()
         inputs, target = samples.batch(indices)
         optimiser.zero_grad()
-        training_loss(spec, model(*inputs), target).backward()
+        training_loss(spec, model(*inputs), target, inputs).backward()
         optimiser.step()
         if step >= 2:  # the first steps warm up allocators and kernels
             rates.append(len(indices) / (time.perf_counter() - started))
@@ -105,10 +104,7 @@ def inference_ms(task: str) -> float:
         for _ in range(INFERENCE_CALLS + 3):
             started = time.perf_counter()
             image = torch.from_numpy(encode_images(samples.ohlc[index], loaded.spec))
-            if task == "nifty":
-                loaded.model(image)
-            else:
-                loaded.model(image, torch.from_numpy(samples.sequences[index].astype(np.float32)))
+            loaded.model(*samples.task.inputs(samples, index, image))
             timings.append((time.perf_counter() - started) * 1000)
     return statistics.median(timings[3:])
 

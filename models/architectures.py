@@ -1,26 +1,27 @@
-"""The two models of the source papers, built from torchvision parts.
+"""The two models of the source papers, built from torchvision parts, shaped so that their maps can
+say something: fine enough to point at a pattern, never gated to zero, and starting from the
+strongest simple baseline.
 
-* :class:`ResNetClassifier` (NIFTY-day task): a torchvision ResNet-18 or -34 on
-  a one-channel image (GADF by default), two logits ``(down, up)``. The first
-  convolution takes one channel; ImageNet weights can be loaded from a local
-  file, their first convolution summed over RGB to fit one channel.
-* :class:`CnnLstmRegressor` (ticker task): a CNN branch — a residual trunk of
-  torchvision ``BasicBlock``s in ResNet-34's layout (3, 4, 6, 3: the paper's 16
-  blocks that leap two convolutions) or ResNet-18's (2, 2, 2, 2), then one
-  extra convolution, the paper's *extract layer*, which Grad-CAM targets — and
-  an LSTM branch — two LSTM layers over the window's log10 closes. Both are
-  flattened, concatenated and passed through fully connected layers to one
-  output: the log10 close one bar ahead. The extract layer is conv → BatchNorm →
-  ReLU: without the BatchNorm its ReLU died during training and the image
-  branch went silent (see :func:`models.training.image_branch_live_share`).
-
-  The regressor predicts the log10 close as *last log10 close + a learned
-  change*: the LSTM sees the closes relative to the last one and the head's
-  output is a change, scaled by :data:`LOG10_SCALE` (so that it is of order 1
-  while training). With its last layer at zero the model *is* the persistence
-  forecast, the baseline it has to beat. The paper fed raw log10 prices; this
-  keeps its input and output but removes the price level, which otherwise
-  dominates the loss and differs between tickers.
+* :class:`ResNetClassifier` (NIFTY-day tasks): a residual trunk of torchvision ``BasicBlock``s in
+  ResNet-18's or -34's layout on a one-channel image (GADF by default), with a small-image stem
+  (3×3 stride-1 convolution, no max-pool), so ``layer4`` and the 1×1 *extract* layer after it —
+  Grad-CAM's layer — are 8×8 cells over the first hour at 64 px (the ImageNet stem gave 2×2); a
+  narrower trunk (width 16) pays for it. Beside the image, four first-hour features of the closes
+  (:class:`FirstHourSkip`) carry the size of the hour's move, which the GADF's min-max scaling
+  removes; they are fixed at the fitted logistic regression, so the classifier starts as that
+  baseline and the trunk learns what it misses. The
+  ImageNet stem (``stem="imagenet"``, width 64) still takes torchvision's ImageNet weights.
+* :class:`CnnLstmRegressor` (ticker task): a CNN branch — a residual trunk with asymmetric
+  strides (:data:`REGRESSOR_STRIDES`: time runs along the columns, so the extract layer is 4 rows ×
+  16 columns at 128 px, 3.1 bars a column) and one extra convolution, the paper's *extract
+  layer*, which Grad-CAM targets — and an LSTM over the window's log10 closes. The forecast is the
+  last close plus a change: the extract map's cells summed through one weight per channel (no ReLU
+  between it and the output, and each cell's share is exactly what Grad-CAM draws), an MLP on the
+  LSTM's state — both in units of the window's own volatility, since the
+  chart is drawn scale-free — and a linear autoregression on the last returns that training
+  starts at the fitted baseline. With the image and sequence heads at zero the model *is* that
+  baseline. Inputs and output are log10 closes relative to the last, scaled by
+  :data:`LOG10_SCALE`; the training loss is the squared error in volatility units.
 
 Every shape and size a model depends on is in :class:`ModelSpec`, which the
 checkpoint's card records and the loader checks.
@@ -33,8 +34,8 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-import torchvision
 from torch import nn
 from torchvision.models.resnet import BasicBlock, conv1x1
 
@@ -52,8 +53,14 @@ BLOCK_LAYOUT = {"resnet34": (3, 4, 6, 3), "resnet18": (2, 2, 2, 2)}
 #: LSTM's inputs (closes relative to the last) and the head's output are then of order 1-10.
 #: (Measured on the demo market: scaling the LSTM input by 100 instead learned more slowly.)
 LOG10_SCALE = 1000.0
-#: Smallest image side: the trunk divides the side by 32.
+#: Smallest image side: the imagenet stem divides the side by 32.
 MIN_IMAGE_SIZE = 32
+#: Stems of the classifier: ``"small"`` (3×3 stride 1, no max-pool) or ``"imagenet"`` (torchvision's).
+STEMS = ("small", "imagenet")
+#: Lagged returns the regressor's autoregressive part reads (the baseline's largest order).
+AR_LAGS = 20
+#: Smallest window volatility the regressor divides by (LOG10_SCALE units: 1e-5 in log10, 0.002 %).
+VOLATILITY_FLOOR = 0.01
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,10 +74,11 @@ class ModelSpec:
         image: ``"candlestick"`` or ``"gadf"``.
         image_size: side S of the ``(N, 1, S, S)`` image input.
         sequence_length: length of the window (60 minutes for nifty, 50 bars for ticker).
-        width: base channel width of the regressor's trunk (64, 128, ... ×2 per stage for 64).
+        width: base channel width of the trunk (×2 per stage; the regressor's stops at ×4).
         extract_channels: output channels of the regressor's extract layer.
         lstm_hidden: hidden size of each of the two LSTM layers.
-        head_hidden: hidden units of the regressor's fully connected head.
+        head_hidden: hidden units of the regressor's sequence head.
+        stem: the classifier's stem, one of :data:`STEMS` (the regressor's is fixed).
     """
 
     task: str
@@ -82,6 +90,7 @@ class ModelSpec:
     extract_channels: int = 32
     lstm_hidden: int = 64
     head_hidden: int = 64
+    stem: str = "small"
 
     def __post_init__(self) -> None:
         from models.tasks import task_named
@@ -89,6 +98,8 @@ class ModelSpec:
         archs = task_named(self.task).archs  # ValueError naming the tasks
         if self.arch not in archs:
             raise ValueError(f"arch must be one of {archs} for the {self.task} task, got {self.arch!r}")
+        if self.stem not in STEMS:
+            raise ValueError(f"stem must be one of {STEMS}, got {self.stem!r}")
         if self.image not in IMAGES:
             raise ValueError(f"image must be one of {IMAGES}, got {self.image!r}")
         for name in ("image_size", "sequence_length", "width", "extract_channels", "lstm_hidden", "head_hidden"):
@@ -126,35 +137,143 @@ class ModelSpec:
         return dataclasses.asdict(self)
 
 
-class ResNetClassifier(nn.Module):
-    """torchvision ResNet on ``(N, 1, S, S)`` images → ``(N, 2)`` logits (down, up).
+class FirstHourSkip(nn.Module):
+    """Four first-hour features from ``(N, M)`` log10 closes, standardised, and a linear map to the logits.
 
-    The Grad-CAM target is ``self.net.layer4``.
+    The features are those of :class:`models.baselines.FirstHourLogistic`, read from the closes: the
+    hour's log return, its log range (highest over lowest close), the log return of its last
+    :data:`~models.baselines.LAST_MINUTES` minutes, and where the last close sits in the range. The
+    GADF min-max scales the size of the hour's move away; this path carries it. Training starts it
+    at the logistic regression fitted on the training split (:meth:`start_at`), so the classifier
+    starts as that baseline and the image trunk learns what the features miss.
+    """
+
+    def __init__(self, n_classes: int = 2) -> None:
+        super().__init__()
+        from models.baselines import FIRST_HOUR_FEATURES
+
+        n_features = len(FIRST_HOUR_FEATURES)
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(n_features))
+        self.linear = nn.Linear(n_features, n_classes)
+        nn.init.zeros_(self.linear.weight)
+        nn.init.zeros_(self.linear.bias)
+
+    @staticmethod
+    def features(log10_close: torch.Tensor) -> torch.Tensor:
+        """``(N, M)`` log10 closes → ``(N, 4)`` raw first-hour features (natural-log returns)."""
+        from models.baselines import LAST_MINUTES
+
+        ln10 = 2.302585092994046
+        high, low = log10_close.max(dim=1).values, log10_close.min(dim=1).values
+        last = log10_close[:, -1]
+        span = high - low
+        position = torch.where(span > 0, (last - low) / torch.where(span > 0, span, 1.0), 0.5)
+        return torch.stack(
+            [
+                (last - log10_close[:, 0]) * ln10,
+                span * ln10,
+                (last - log10_close[:, -1 - LAST_MINUTES]) * ln10,
+                position,
+            ],
+            dim=1,
+        )
+
+    def forward(self, log10_close: torch.Tensor) -> torch.Tensor:
+        return self.linear((self.features(log10_close) - self.mean) / self.scale)
+
+    @torch.no_grad()
+    def start_at(self, log10_close: np.ndarray, labels: np.ndarray) -> None:
+        """Fit the logistic regression on the training split's closes and labels, and start from it.
+
+        Raises:
+            DataError: one class only, or every first hour flat.
+        """
+        from models.baselines import fit_logistic
+
+        raw = self.features(torch.as_tensor(log10_close, dtype=torch.float64)).numpy()
+        mean, scale, coef, intercept = fit_logistic(raw, labels)
+        coef = torch.as_tensor(coef)
+        self.mean.copy_(torch.as_tensor(mean))
+        self.scale.copy_(torch.as_tensor(scale))
+        # logits (−z/2, +z/2): their softmax gives P(up) = sigmoid(z), the fitted probability
+        self.linear.weight.copy_(torch.stack([-coef / 2, coef / 2]))
+        self.linear.bias.copy_(torch.tensor([-intercept / 2, intercept / 2]))
+        self.linear.requires_grad_(False)  # the baseline stays as fitted: the trunk learns what it misses
+
+
+class ResNetClassifier(nn.Module):
+    """A ResNet trunk of torchvision ``BasicBlock``s on ``(N, 1, S, S)`` images, plus the first-hour
+    features of the ``(N, M)`` log10 closes → ``(N, 2)`` logits (down, up).
+
+    Stems (``spec.stem``): ``"small"`` — a 3×3 stride-1 convolution and no max-pool (CIFAR style),
+    so the last stage is S/8 cells a side (8×8 at 64 px: 7.5 minutes a cell); ``"imagenet"`` —
+    torchvision's 7×7 stride-2 convolution and max-pool (S/32: 2×2 at 64 px), the layout ImageNet
+    weights fit at width 64. Module names follow torchvision's ResNet (``conv1`` … ``layer4``,
+    ``fc``), so its state dicts load. The image logits start at zero and the feature path at the
+    fitted logistic regression (:class:`FirstHourSkip`). The Grad-CAM target is ``extract`` (1×1
+    conv → BatchNorm after ``layer4``).
     """
 
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
         self.spec = spec
-        self.net = getattr(torchvision.models, spec.arch)(weights=None, num_classes=2)
-        self.net.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        widths = [spec.width * 2**stage for stage in range(4)]
+        small = spec.stem == "small"
+        self.conv1 = nn.Conv2d(
+            1, widths[0], kernel_size=3 if small else 7, stride=1 if small else 2, padding=1 if small else 3, bias=False
+        )
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        self.relu = nn.ReLU()
+        self.maxpool = nn.Identity() if small else nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        in_channels = widths[0]
+        for stage, (width, blocks) in enumerate(zip(widths, BLOCK_LAYOUT[spec.arch], strict=True), start=1):
+            setattr(self, f"layer{stage}", _stage(in_channels, width, blocks, stride=1 if stage == 1 else 2))
+            in_channels = width
+        # 1×1 conv → BatchNorm, no ReLU: Grad-CAM's layer. Its values are centred per channel, so a
+        # map of evidence has cells of both signs — Grad-CAM's ReLU keeps the ones for the class
+        # explained — instead of one sign everywhere (post-ReLU layer4: blank whenever the image's
+        # evidence, all positive activations, leaned the other way).
+        self.extract = nn.Sequential(conv1x1(widths[-1], widths[-1]), nn.BatchNorm2d(widths[-1]))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(widths[-1], 2)
+        nn.init.zeros_(self.fc.weight)
+        nn.init.zeros_(self.fc.bias)
+        self.first_hour = FirstHourSkip()
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        """``image`` (N, 1, S, S) float32 in [-1, 1] → logits (N, 2)."""
-        return self.net(image)
+    def image_logits(self, image: torch.Tensor) -> torch.Tensor:
+        """The image trunk's share of the logits, (N, 2)."""
+        x = self.maxpool(self.relu(self.bn1(self.conv1(image))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(self.avgpool(self.extract(x)).flatten(1))
+
+    def forward(self, image: torch.Tensor, log10_close: torch.Tensor) -> torch.Tensor:
+        """``image`` (N, 1, S, S) float32 in [-1, 1], ``log10_close`` (N, M) → logits (N, 2)."""
+        return self.image_logits(image) + self.first_hour(log10_close)
 
     @property
     def gradcam_layer(self) -> nn.Module:
-        return self.net.layer4
+        return self.extract
+
+    #: The layers on the image's path, output first (the sanity check randomises them in turn).
+    sanity_layers = ("fc", "extract", "layer4", "layer3", "layer2", "layer1", "bn1", "conv1")
 
     def load_imagenet_weights(self, path: str | Path) -> None:
-        """Load torchvision ImageNet weights from a local file (no download).
+        """Load torchvision ImageNet weights from a local file (no download) into the image trunk.
 
-        The RGB first convolution is summed over its input channels to take one
-        channel; the 1000-class head is dropped (the 2-class head stays as built).
+        Fits only ``stem="imagenet"`` at ``width=64`` (torchvision's shapes). The RGB first
+        convolution is summed over its input channels to take one channel; the 1000-class head is
+        dropped (the 2-class head stays as built).
 
         Raises:
-            ValueError: the file is not a state dict of this architecture.
+            ValueError: the spec does not take ImageNet weights, or the file is not a state dict of
+                this architecture.
         """
+        if self.spec.stem != "imagenet" or self.spec.width != 64:
+            raise ValueError(
+                f"ImageNet weights fit stem='imagenet' at width=64 only, got stem={self.spec.stem!r}, "
+                f"width={self.spec.width}: train with --stem imagenet --width 64"
+            )
         try:
             state = torch.load(Path(path), map_location="cpu", weights_only=True)
         except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:
@@ -163,8 +282,8 @@ class ResNetClassifier(nn.Module):
             raise ValueError(f"{path} is not a torchvision {self.spec.arch} state dict (no conv1.weight)")
         state = {key: value for key, value in state.items() if not key.startswith("fc.")}
         state["conv1.weight"] = state["conv1.weight"].sum(dim=1, keepdim=True)
-        missing, unexpected = self.net.load_state_dict(state, strict=False)
-        missing = [key for key in missing if not key.startswith("fc.")]  # the 2-class head stays as built
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        missing = [key for key in missing if not key.startswith(("fc.", "first_hour.", "extract."))]  # built here
         if unexpected or missing:
             raise ValueError(
                 f"{path} does not fit {self.spec.arch}: "
@@ -172,7 +291,7 @@ class ResNetClassifier(nn.Module):
             )
 
 
-def _stage(in_channels: int, out_channels: int, blocks: int, stride: int) -> nn.Sequential:
+def _stage(in_channels: int, out_channels: int, blocks: int, stride: int | tuple[int, int]) -> nn.Sequential:
     """``blocks`` torchvision BasicBlocks; the first changes width/stride with a 1×1 shortcut."""
     shortcut = None
     if stride != 1 or in_channels != out_channels:
@@ -182,45 +301,60 @@ def _stage(in_channels: int, out_channels: int, blocks: int, stride: int) -> nn.
     return nn.Sequential(*layers)
 
 
+#: The regressor trunk's strides per stage, (rows, columns): time runs along the columns, so the
+#: price axis is reduced 4× more than the time axis (a 128-px candlestick: 4 rows × 16 columns at
+#: the extract layer, 3.1 bars a column).
+REGRESSOR_STRIDES = ((1, 1), (2, 2), (2, 1), (2, 1))
+#: Stem reduction (3×3 stride-2 convolution, then a 2×2 max-pool).
+REGRESSOR_STEM = 4
+
+
 class CnnLstmRegressor(nn.Module):
     """CNN branch on ``(N, 1, S, S)`` images + LSTM on ``(N, W)`` log10 closes → ``(N,)`` next log10 close.
 
-    The Grad-CAM target is ``self.extract`` (the paper's extract layer).
+    The forecast is the last close plus a change, the sum of three parts: a linear readout of the
+    extract layer's map (no ReLU between it and the output, so an image gradient is never gated to
+    zero), an MLP on the LSTM's last state, and a linear autoregression on the last
+    :data:`AR_LAGS` returns that training starts at the fitted baseline (:meth:`start_at`). The
+    Grad-CAM target is ``self.extract`` (the paper's extract layer).
     """
 
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
         self.spec = spec
-        widths = [spec.width * 2**stage for stage in range(4)]
+        widths = [spec.width * min(2**stage, 4) for stage in range(4)]
         layout = BLOCK_LAYOUT[spec.arch.removeprefix("cnn-lstm-")]
         self.stem = nn.Sequential(
-            nn.Conv2d(1, widths[0], kernel_size=7, stride=2, padding=3, bias=False),
+            nn.Conv2d(1, widths[0], kernel_size=3, stride=2, padding=1, bias=False),
             nn.BatchNorm2d(widths[0]),
             nn.ReLU(),
-            nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+            nn.MaxPool2d(kernel_size=2, stride=2),
         )
         stages, in_channels = [], widths[0]
-        for stage, (width, blocks) in enumerate(zip(widths, layout, strict=True)):
-            stages.append(_stage(in_channels, width, blocks, stride=1 if stage == 0 else 2))
+        for width, blocks, stride in zip(widths, layout, REGRESSOR_STRIDES, strict=True):
+            stages.append(_stage(in_channels, width, blocks, stride=stride))
             in_channels = width
         self.trunk = nn.Sequential(*stages)
-        # conv → BatchNorm → ReLU: without the BatchNorm, the paper's lr 0.003 drove every
-        # pre-activation negative within the first epochs (measured: 0 % live units after training),
-        # silencing the whole image branch and leaving Grad-CAM blank.
+        # conv → BatchNorm, no ReLU (the paper's had one: without BatchNorm, lr 0.003 drove every
+        # pre-activation negative, 0 % live units, a silent image branch): centred values give
+        # Grad-CAM cells of both signs, so its ReLU keeps those for the direction explained
+        # instead of blanking a map whose all-positive activations leaned the other way.
         self.extract = nn.Sequential(
             nn.Conv2d(widths[-1], spec.extract_channels, kernel_size=3, padding=1, bias=False),
             nn.BatchNorm2d(spec.extract_channels),
-            nn.ReLU(),
         )
-        side = _trunk_side(spec.image_size)
+        # CAM-style: one weight per channel, the same at every cell, summed over the cells — so each
+        # cell's contribution is exactly what Grad-CAM draws there (its channel weights are these).
+        self.image_head = nn.Conv2d(spec.extract_channels, 1, kernel_size=1, bias=False)
         self.lstm = nn.LSTM(input_size=1, hidden_size=spec.lstm_hidden, num_layers=2, batch_first=True)
-        self.head = nn.Sequential(
-            nn.Linear(spec.extract_channels * side * side + spec.lstm_hidden, spec.head_hidden),
-            nn.ReLU(),
-            nn.Linear(spec.head_hidden, 1),
+        self.sequence_head = nn.Sequential(
+            nn.Linear(spec.lstm_hidden, spec.head_hidden), nn.ReLU(), nn.Linear(spec.head_hidden, 1)
         )
-        nn.init.zeros_(self.head[-1].weight)
-        nn.init.zeros_(self.head[-1].bias)
+        self.autoregression = nn.Linear(AR_LAGS, 1)
+        for layer in (self.image_head, self.sequence_head[-1], self.autoregression):
+            nn.init.zeros_(layer.weight)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
 
     def forward(self, image: torch.Tensor, log10_close: torch.Tensor) -> torch.Tensor:
         """``image`` (N, 1, S, S), ``log10_close`` (N, W) → predicted next log10 close (N,)."""
@@ -229,25 +363,54 @@ class CnnLstmRegressor(nn.Module):
     def predicted_change(self, image: torch.Tensor, log10_close: torch.Tensor) -> torch.Tensor:
         """The forecast minus the last close, times ``LOG10_SCALE``, (N,).
 
-        What the explanations explain: read here, not as ``forward − last``, which would lose
-        precision to the price level in float32.
+        ``autoregression + volatility · (image part + sequence part)``: the chart is drawn
+        scale-free (its price axis spans the window), so the image and sequence parts forecast the
+        move in units of the window's own volatility (:func:`window_volatility`), and the LSTM reads
+        the closes in those units too. What the explanations explain: read here, not as
+        ``forward − last``, which would lose precision to the price level in float32.
         """
-        relative = ((log10_close - log10_close[:, -1:]) * LOG10_SCALE).unsqueeze(-1)
-        sequence_features = self.lstm(relative)[0][:, -1]
-        image_features = self.extract(self.trunk(self.stem(image))).flatten(1)
-        return self.head(torch.cat([image_features, sequence_features], dim=1))[:, 0]
+        relative = (log10_close - log10_close[:, -1:]) * LOG10_SCALE
+        volatility = window_volatility(log10_close)
+        sequence = self.sequence_head(self.lstm((relative / volatility[:, None]).unsqueeze(-1))[0][:, -1])[:, 0]
+        lags = min(AR_LAGS, relative.shape[1] - 1)
+        returns = torch.diff(relative[:, -lags - 1 :], dim=1)
+        autoregression = self.autoregression(nn.functional.pad(returns, (AR_LAGS - lags, 0)))[:, 0]
+        image_part = self.image_head(self.extract(self.trunk(self.stem(image)))).sum(dim=(1, 2, 3))
+        return autoregression + volatility * (image_part + sequence)
+
+    @torch.no_grad()
+    def start_at(self, coef: np.ndarray, intercept_log10: float) -> None:
+        """Start the autoregressive part at a fitted linear autoregression (newest lag last)."""
+        coef = np.asarray(coef, dtype=np.float64)[-AR_LAGS:]
+        weight = torch.zeros(AR_LAGS)
+        weight[AR_LAGS - len(coef) :] = torch.as_tensor(coef, dtype=torch.float32)
+        self.autoregression.weight.copy_(weight[None])
+        self.autoregression.bias.fill_(float(intercept_log10) * LOG10_SCALE)
+        self.autoregression.requires_grad_(False)  # the baseline stays as fitted: the rest learns the residual
 
     @property
     def gradcam_layer(self) -> nn.Module:
         return self.extract
 
+    #: The layers on the image's path, output first (the sanity check randomises them in turn).
+    sanity_layers = ("image_head", "extract", "trunk", "stem")
 
-def _trunk_side(image_size: int) -> int:
-    """Side of the trunk's output map for an input of ``image_size`` (stride 2 five times, rounding up)."""
-    side = image_size
-    for _ in range(5):
-        side = (side + 1) // 2
-    return side
+
+def window_volatility(log10_close: torch.Tensor) -> torch.Tensor:
+    """``(N,)`` standard deviation of each window's log10 returns, in ``LOG10_SCALE`` units.
+
+    Floored at :data:`VOLATILITY_FLOOR` so that a flat window does not divide by zero.
+    """
+    returns = torch.diff(log10_close, dim=1) * LOG10_SCALE
+    return returns.std(dim=1).clamp(min=VOLATILITY_FLOOR)
+
+
+def extract_cells(image_size: int) -> tuple[int, int]:
+    """(rows, columns) of the regressor's extract map for an ``image_size`` input."""
+    rows = columns = image_size // REGRESSOR_STEM
+    for row_stride, column_stride in REGRESSOR_STRIDES:
+        rows, columns = (rows + row_stride - 1) // row_stride, (columns + column_stride - 1) // column_stride
+    return rows, columns
 
 
 def build_model(spec: ModelSpec) -> nn.Module:

@@ -16,11 +16,11 @@ from models.training import CHECKPOINTS_SUBDIR
 
 SHIPPED_ROOT = Path(__file__).resolve().parent / "shipped"
 #: Task → folder of its shipped checkpoint.
-SHIPPED: dict[str, Path] = {"nifty": SHIPPED_ROOT / "nifty", "ticker": SHIPPED_ROOT / "ticker"}
+SHIPPED: dict[str, Path] = {task: SHIPPED_ROOT / task for task in ("nifty", "ticker", "nifty-rest")}
 
 
 def load_shipped(task: str) -> LoadedCheckpoint:
-    """Load the shipped checkpoint of ``task`` (``"nifty"`` or ``"ticker"``).
+    """Load the shipped checkpoint of ``task`` (a key of :data:`SHIPPED`).
 
     Raises:
         ValueError: unknown task.

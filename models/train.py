@@ -28,7 +28,7 @@ from pathlib import Path
 from data.cli import OneLineParser
 from data.errors import DataError
 from data.timestamps import DATE_ORDERS
-from models.architectures import IMAGES, ModelSpec
+from models.architectures import IMAGES, STEMS, ModelSpec
 from models.tasks import TASK_NAMES, TASKS, task_named
 
 DEFAULTS = {"epochs": 30, "batch_size": 64, "patience": 5, "seed": 0}
@@ -46,11 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--data", required=True, help="demo:SYMBOL, a CSV/Parquet path, or a Yahoo ticker")
     all_archs = sorted({arch for task in TASKS.values() for arch in task.archs})
-    parser.add_argument("--arch", choices=all_archs, help="default: resnet18 (nifty), cnn-lstm-resnet34 (ticker)")
+    parser.add_argument("--arch", choices=all_archs, help="default: resnet18 (nifty), cnn-lstm-resnet18 (ticker)")
     parser.add_argument("--image", choices=IMAGES, help="default: gadf (nifty), candlestick (ticker)")
     parser.add_argument(
         "--image-size", type=int, help="image side in pixels (default: 64 for gadf, 128 for candlestick)"
     )
+    parser.add_argument(
+        "--stem",
+        choices=STEMS,
+        help="classifiers: small (3x3 stride 1, no max-pool: 8x8 Grad-CAM cells at 64 px; default) or imagenet "
+        "(torchvision's, for --imagenet-weights with --width 64)",
+    )
+    parser.add_argument("--width", type=int, help="base channel width of the trunk (default 16)")
     parser.add_argument("--epochs", type=int, default=DEFAULTS["epochs"], help="at most this many epochs (default 30)")
     parser.add_argument(
         "--patience", type=int, default=DEFAULTS["patience"], help="early-stopping patience (default 5)"
@@ -91,7 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError("--imagenet-weights applies to the nifty classifier only")
         if args.imagenet_weights is not None and args.init_from is not None:
             raise ValueError("--imagenet-weights and --init-from exclude each other: start from one set of weights")
-        overrides = {"arch": args.arch, "image": args.image, "image_size": args.image_size}
+        overrides = {
+            "arch": args.arch,
+            "image": args.image,
+            "image_size": args.image_size,
+            "stem": args.stem,
+            "width": args.width,
+        }
         if args.init_from is None:
             spec = ModelSpec.default(args.task, **overrides)
         else:  # the checkpoint's own model; a different --arch/--image/--image-size is refused by train()
@@ -129,11 +142,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     metrics = card.metrics
     print(metrics.verdict)
+    for line in baseline_lines(metrics.extra.get("baselines") or []):
+        print(line)
     if "verdict_with_offset_correction" in metrics.extra:
         print("with the offset correction: " + metrics.extra["verdict_with_offset_correction"])
     print(f"checkpoint: {args.out}")
-    print(json.dumps({"model": dict(metrics.model), "baseline": dict(metrics.baseline)}))
+    summary = {"model": dict(metrics.model), "baseline": dict(metrics.baseline)}
+    summary["baselines"] = list(metrics.extra.get("baselines") or [])
+    print(json.dumps(summary))
     return 0
+
+
+def baseline_lines(baselines: Sequence[dict]) -> list[str]:
+    """One line per baseline of a card: the paired comparison with the model on the test split."""
+    lines = []
+    for entry in baselines:
+        paired = entry["paired"]
+        form = "+.3f" if paired["no_difference"] == 0 else ".3f"
+        low, high = paired["ci95"]
+        p_value = f", McNemar p = {paired['p_value']:.3g}" if paired.get("p_value") is not None else ""
+        lines.append(
+            f"  vs {entry['name']}: {paired['statistic']} {paired['value']:{form}} "
+            f"(paired 95 % CI {low:{form}} to {high:{form}}{p_value}) — "
+            + ("model better" if paired["model_better"] else "model NOT better")
+        )
+    return lines
 
 
 def _load_imagenet(model, path: Path) -> None:

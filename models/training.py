@@ -34,7 +34,7 @@ import secrets
 import shlex
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,9 +158,11 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def training_loss(spec: ModelSpec, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The loss ``spec``'s task minimises."""
-    return task_named(spec.task).training_loss(output, target)
+def training_loss(
+    spec: ModelSpec, output: torch.Tensor, target: torch.Tensor, inputs: Sequence[torch.Tensor]
+) -> torch.Tensor:
+    """The loss ``spec``'s task minimises, for the model's ``output`` on ``inputs``."""
+    return task_named(spec.task).training_loss(output, target, inputs)
 
 
 def predict(model: nn.Module, samples: TaskSamples, indices: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -227,13 +229,18 @@ def cli_command(
         ValueError: ``spec`` has widths the command line cannot set (only a fine-tuned model,
             which takes its checkpoint's spec, may).
     """
-    default = ModelSpec.default(spec.task, arch=spec.arch, image=spec.image, image_size=spec.image_size)
-    if init_from is None and spec != default:
-        raise ValueError(f"{TRAIN_COMMAND} cannot build {spec}: only arch, image and image size can be chosen")
+    chosen = {"arch": spec.arch, "image": spec.image, "image_size": spec.image_size}
+    plain = ModelSpec.default(spec.task, **chosen)
+    if init_from is None and spec != dataclasses.replace(plain, stem=spec.stem, width=spec.width):
+        raise ValueError(
+            f"{TRAIN_COMMAND} cannot build {spec}: only arch, image, image size, stem and width can be chosen"
+        )
     argv = [TRAIN_COMMAND, "--task", spec.task, "--data", source]
     if init_from is not None:
         argv += ["--init-from", str(init_from)]
     argv += ["--arch", spec.arch, "--image", spec.image, "--image-size", str(spec.image_size)]
+    if init_from is None and (spec.stem, spec.width) != (plain.stem, plain.width):
+        argv += ["--stem", spec.stem, "--width", str(spec.width)]
     argv += ["--epochs", str(config.epochs), "--seed", str(config.seed)]
     defaults = TrainConfig()
     for name in ("batch_size", "patience", "lr", "weight_decay"):
@@ -343,13 +350,17 @@ def _train(
 ) -> ModelCard:
     rng = np.random.default_rng(config.seed)  # shuffles the training samples
     task = task_named(spec.task)
+    task.fit_baselines(samples)  # before anything is written: data the baselines cannot fit is refused now
     model = initial_model(spec, config.seed)
     initial = None if init_from is None else load_initial_weights(model, spec, init_from)
+    if init_from is None:
+        task.start_from_baseline(model, samples)
     if prepare is not None:
         prepare(model)
     where = device()
     model.to(where)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate(task), weight_decay=config.decay(task))
+    trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]  # a fitted baseline stays
+    optimiser = torch.optim.AdamW(trainable, lr=config.learning_rate(task), weight_decay=config.decay(task))
     train_indices = samples.indices("train")
     card: dict[str, Any] = {
         **samples.describe(),
@@ -373,7 +384,8 @@ def _train(
             for number, start in enumerate(bar, start=1):
                 inputs, target = samples.batch(order[start : start + config.batch_size])
                 optimiser.zero_grad()
-                loss = task.training_loss(model(*(t.to(where) for t in inputs)), target.to(where))
+                inputs = [tensor.to(where) for tensor in inputs]
+                loss = task.training_loss(model(*inputs), target.to(where), inputs)
                 loss.backward()
                 optimiser.step()
                 losses.append(loss.item())

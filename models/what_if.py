@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from data.checks import binary_labels, check_real, real_vector, same_length
+from models.baselines import baseline_from_card
 from models.checkpoints import LoadedCheckpoint
 from models.datasets import SPLIT_NAMES, load_samples
 from models.evaluation import count_alerts, percent_change, wilson_interval
@@ -52,6 +53,9 @@ class PredictionHistory:
         probability_up: ``(N,)`` float64 in [0, 1], the model's P(up day) (nifty).
         label: ``(N,)`` int64, 1 for an up day, else 0 (nifty).
         correction: the offset correction applied, ``{"gap_avg", "deviation", "sign"}`` (ticker), or ``None``.
+        baselines: each baseline recorded in the card (its name) → its answer on the same samples,
+            in the model's units: the forecast move in percent (ticker) or P(up) (nifty); empty
+            for a card without baselines.
 
     Fields of the other task are ``None``.
     """
@@ -67,6 +71,7 @@ class PredictionHistory:
     probability_up: np.ndarray | None = None
     label: np.ndarray | None = None
     correction: dict[str, float] | None = None
+    baselines: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.times)
@@ -108,12 +113,18 @@ def prediction_history(
     indices = samples.indices(part)
     outputs = batched_outputs(loaded.model, samples, indices)
     common = {"task": loaded.spec.task, "source": source, "part": part, "synthetic": bool(samples.loaded.synthetic)}
+    windows = loaded.task.baseline_windows(samples.ohlc[indices])
+    answers = {
+        entry["name"]: baseline_from_card(entry).predict(windows)
+        for entry in loaded.card.metrics.extra.get("baselines") or []
+    }
     if not loaded.task.is_regression:
         return PredictionHistory(
             **common,
             times=samples.times[indices].to_numpy(dtype="datetime64[ns]"),
             probability_up=outputs,
             label=samples.targets[indices].astype(np.int64),
+            baselines=answers,
         )
 
     last = samples.last_log10[indices]
@@ -127,6 +138,7 @@ def prediction_history(
         predicted_pct_corrected=None if correction is None else percent_change(correction.apply(outputs), last),
         actual_pct=percent_change(samples.targets[indices], last),
         correction=None if correction is None else correction.to_dict(),
+        baselines={name: percent_change(forecast, last) for name, forecast in answers.items()},
     )
 
 
@@ -390,4 +402,7 @@ class ThresholdScale:
 THRESHOLD_SCALES: dict[str, ThresholdScale] = {
     "ticker": ThresholdScale(low=0.05, high=3.0, step=0.05, default=1.0, unit="percent move"),
     "nifty": ThresholdScale(low=0.0, high=1.0, step=0.01, default=0.5, unit="probability of an up day"),
+    "nifty-rest": ThresholdScale(
+        low=0.0, high=1.0, step=0.01, default=0.5, unit="probability the rest of the day rises"
+    ),
 }

@@ -65,7 +65,7 @@ def randomised(model: nn.Module, seed: int) -> nn.Module:
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, parameter in model.named_parameters():
-            if name.startswith("head"):
+            if name.startswith(("image_head", "sequence_head", "autoregression", "fc", "first_hour")):
                 parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.05)
         for name, buffer in model.named_buffers():
             if name.endswith("running_mean"):
@@ -84,8 +84,6 @@ def small_regressor(seed: int = 0, arch: str = "cnn-lstm-resnet18", **overrides:
 def inputs(spec: ModelSpec) -> tuple[torch.Tensor, ...]:
     generator = torch.Generator().manual_seed(1)
     image = torch.rand(3, 1, spec.image_size, spec.image_size, generator=generator) * 2 - 1
-    if spec.task == "nifty":
-        return (image,)
     closes = 100 + torch.rand(3, spec.sequence_length, generator=generator)
     return image, torch.log10(closes)
 
@@ -333,8 +331,9 @@ def test_unreadable_bytes_are_reported_as_corrupted(ticker_checkpoint, tmp_path,
     assert not marker.exists()
 
 
-#: The first storage reference in the shipped regressor's pickle: ... 'cpu' q\x06 M\x10\x03 t q\x07 Q (BINPERSID).
-FIRST_STORAGE = b"M\x10\x03tq\x07Q"
+#: The first storage reference in the shipped regressor's pickle: ... 'cpu' q\x06 K\x90 t q\x07 Q (BINPERSID;
+#: the stem's 16 × 1 × 3 × 3 = 144 values, a BININT1).
+FIRST_STORAGE = b"K\x90tq\x07Q"
 
 
 def shipped_weights_with(offset: int, value: int) -> bytes:
@@ -400,13 +399,13 @@ def test_weights_that_are_not_a_state_dict_of_tensors(ticker_checkpoint, content
 
 def test_non_finite_weights_are_refused(ticker_checkpoint):
     state = small_regressor().state_dict()
-    state["head.0.bias"][0] = float("nan")
+    state["sequence_head.0.bias"][0] = float("nan")
     replace_weights(ticker_checkpoint, torch_bytes(state), update_card=True)
     with pytest.raises(CheckpointError) as caught:
         load_checkpoint(ticker_checkpoint)
     assert str(caught.value) == (
-        f"{ticker_checkpoint / WEIGHTS_NAME} holds NaN or infinite values in head.0.bias: the training diverged; "
-        "retrain with python -m models.train"
+        f"{ticker_checkpoint / WEIGHTS_NAME} holds NaN or infinite values in sequence_head.0.bias: "
+        "the training diverged; retrain with python -m models.train"
     )
 
 
@@ -431,8 +430,8 @@ def test_a_state_dict_of_another_width_names_the_first_shape_mismatch(ticker_che
         load_checkpoint(ticker_checkpoint)
     assert str(caught.value) == (
         f"{ticker_checkpoint / WEIGHTS_NAME} does not fit the cnn-lstm-resnet18 architecture its card describes "
-        "(1 missing key(s) e.g. lstm.bias_hh_l1; stem.0.weight has shape [8, 1, 7, 7] in the file, "
-        "[4, 1, 7, 7] in the model); the weights belong to another model — use the card that came with them "
+        "(1 missing key(s) e.g. lstm.bias_hh_l1; stem.0.weight has shape [8, 1, 3, 3] in the file, "
+        "[4, 1, 3, 3] in the model); the weights belong to another model — use the card that came with them "
         "or retrain with python -m models.train"
     )
 
@@ -511,7 +510,7 @@ NOT_WRITTEN = "it was not written by python -m models.train; restore the card th
         ),
         (
             lambda card: (card.update(task="options"), card["spec"].update(task="options")),
-            ": the model spec is not valid: task must be one of ('nifty', 'ticker'), got 'options'; "
+            ": the model spec is not valid: task must be one of ('nifty', 'ticker', 'nifty-rest'), got 'options'; "
             "retrain with python -m models.train or restore the card",
         ),
         (

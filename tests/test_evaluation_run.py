@@ -79,15 +79,17 @@ def test_the_samples_are_exactly_those_whose_day_lies_in_the_range(nifty, evalua
 def test_up_and_down_follow_the_models_own_predictions(nifty, evaluated):
     loaded, samples = nifty
     result, _ = evaluated
-    (images,), labels = samples.batch(result.indices)
+    (images, closes), labels = samples.batch(result.indices)
     with torch.no_grad():
-        predicted = loaded.model(images).argmax(dim=1).numpy()
+        predicted = loaded.model(images, closes).argmax(dim=1).numpy()
     np.testing.assert_array_equal(result.predicted_up, predicted == 1)
     np.testing.assert_array_equal(result.actual_up, labels.numpy() == 1)
     assert 0 < result.predicted_up.sum() < len(result.indices)  # both groups present in this range
 
     # the profiles are the engine's projection of the engine's maps
-    maps = explain(loaded.model, images, methods=["saliency"]).maps["saliency"].attribution
+    maps = (
+        explain(loaded.model, images, methods=["saliency"], additional_forward_args=closes).maps["saliency"].attribution
+    )
     profile = equalise_gadf(gadf_time_importance(np.abs(maps), 60))
     np.testing.assert_allclose(result.per_time["saliency"], profile, rtol=1e-6, atol=1e-12)
     for key in ALL_METHODS:
@@ -132,9 +134,9 @@ def test_faithfulness_curves_start_at_the_predicted_class_probability(nifty, eva
     result, _ = evaluated
     summary = result.faithfulness
     assert len(summary.indices) == 4
-    (images,), _ = samples.batch(result.indices[summary.indices])
+    (images, closes), _ = samples.batch(result.indices[summary.indices])
     with torch.no_grad():
-        probability = torch.softmax(loaded.model(images), dim=1).max(dim=1).values.double().numpy()
+        probability = torch.softmax(loaded.model(images, closes), dim=1).max(dim=1).values.double().numpy()
     np.testing.assert_allclose(summary.fractions, np.linspace(0, 1, 11), atol=0.5 / 64**2)  # whole pixels
     for key in ALL_METHODS:
         # nothing removed: the original score; everything restored: the original again
@@ -280,4 +282,4 @@ def test_the_regressor_splits_by_the_sign_of_its_predicted_change_and_scores_bre
     assert result.localisation.n == 3
     np.testing.assert_array_equal(intervals[intervals[:, 0] >= 0], [[49, 50]] * 3)
     direct = localisation(result.per_time["saliency"], intervals)
-    assert result.localisation_table.loc["Saliency", "share"] == pytest.approx(direct.mean_share)
+    assert result.localisation_table.loc["Vanilla gradient (saliency)", "share"] == pytest.approx(direct.mean_share)

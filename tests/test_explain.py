@@ -63,8 +63,15 @@ def test_gradcam_of_the_tiny_net_from_hand_set_activations_and_gradients():
     np.testing.assert_allclose(positive.maps["gradcam"].layer_map[0, 0], cam.clamp(min=0).numpy(), rtol=1e-6)
 
 
-def test_registry_names_come_from_captum():
+def test_registry_names_are_the_fields_and_captums_classes_are_kept():
     assert [METHODS[key].label for key in ALL_METHODS] == [
+        "Grad-CAM",
+        "Vanilla gradient (saliency)",
+        "DeconvNet",
+        "Guided Backprop",
+        "Guided Grad-CAM",
+    ]
+    assert [METHODS[key].captum_name for key in ALL_METHODS] == [
         "Layer Grad Cam",
         "Saliency",
         "Deconvolution",
@@ -97,10 +104,11 @@ def test_captum_ready_changes_nothing_the_model_computes(task):
     torch.manual_seed(0)
     spec = ModelSpec.default(task, image_size=64)
     model = build_model(spec).eval()
-    inputs = [torch.randn(3, 1, 64, 64)]
+    inputs = [torch.randn(3, 1, 64, 64), torch.log10(100 + torch.rand(3, spec.sequence_length))]
     if task == "ticker":
-        torch.nn.init.normal_(model.head[-1].weight)
-        inputs.append(torch.log10(100 + torch.rand(3, spec.sequence_length)))
+        torch.nn.init.normal_(model.image_head.weight)
+    else:
+        torch.nn.init.normal_(model.fc.weight)
     before = model(*inputs)
     assert max(count_relu_calls(model, *inputs).values()) == 2  # BasicBlock reuses its ReLU
     captum_ready(model)
@@ -126,20 +134,23 @@ def regressor_case(shipped_regressor_batch):
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("upsample", ["nearest", "bilinear"])
 def test_classifier_maps_equal_captums_own_classes(classifier_case, upsample, engine):
-    model, image = classifier_case
-    result = explain(model, image, gradcam=GradCamOptions(upsample=upsample), engine=engine)
+    model, image, closes = classifier_case
+    result = explain(
+        model, image, additional_forward_args=closes, gradcam=GradCamOptions(upsample=upsample), engine=engine
+    )
     target = torch.from_numpy(result.target)
     with torch.no_grad():
-        assert result.target.tolist() == model(image).argmax(1).tolist()
+        assert result.target.tolist() == model(image, closes).argmax(1).tolist()
     layer = model.gradcam_layer
+    common = {"target": target, "additional_forward_args": closes}
     reference = {
         "gradcam": LayerAttribution.interpolate(
-            LayerGradCam(model, layer).attribute(image, target=target, relu_attributions=True), (64, 64), upsample
+            LayerGradCam(model, layer).attribute(image, relu_attributions=True, **common), (64, 64), upsample
         ),
-        "saliency": Saliency(model).attribute(image, target=target, abs=False),
-        "deconvolution": Deconvolution(model).attribute(image, target=target),
-        "guided_backprop": GuidedBackprop(model).attribute(image, target=target),
-        "guided_gradcam": GuidedGradCam(model, layer).attribute(image, target=target, interpolate_mode=upsample),
+        "saliency": Saliency(model).attribute(image, abs=False, **common),
+        "deconvolution": Deconvolution(model).attribute(image, **common),
+        "guided_backprop": GuidedBackprop(model).attribute(image, **common),
+        "guided_gradcam": GuidedGradCam(model, layer).attribute(image, interpolate_mode=upsample, **common),
     }
     for key, expected in reference.items():
         got = torch.from_numpy(result.maps[key].attribution)
@@ -185,9 +196,11 @@ def test_regressor_maps_equal_captums_and_flip_with_the_direction(regressor_case
 
 @pytest.mark.parametrize("methods", [[key] for key in ALL_METHODS] + [["guided_gradcam", "saliency"]])
 def test_fused_engine_equals_captums_for_any_subset_of_methods(classifier_case, methods):
-    model, image = classifier_case
-    fused = explain(model, image, methods=methods, target=[0, 1, 1, 0])
-    captum = explain(model, image, methods=methods, target=[0, 1, 1, 0], engine="captum")
+    model, image, closes = classifier_case
+    fused = explain(model, image, methods=methods, target=[0, 1, 1, 0], additional_forward_args=closes)
+    captum = explain(
+        model, image, methods=methods, target=[0, 1, 1, 0], additional_forward_args=closes, engine="captum"
+    )
     assert list(fused.maps) == methods
     for key in methods:
         np.testing.assert_allclose(fused.maps[key].attribution, captum.maps[key].attribution, rtol=0, atol=1e-5)
@@ -195,20 +208,24 @@ def test_fused_engine_equals_captums_for_any_subset_of_methods(classifier_case, 
 
 
 def test_unknown_engine_is_refused(classifier_case):
-    model, image = classifier_case
+    model, image, closes = classifier_case
     with pytest.raises(ValueError, match=r"engine must be one of \('fused', 'captum'\), got 'fast'"):
-        explain(model, image, engine="fast")
+        explain(model, image, additional_forward_args=closes, engine="fast")
 
 
 def test_threads_asking_different_methods_get_what_they_would_alone(classifier_case):
-    model, image = classifier_case
-    alone = {key: explain(model, image, methods=[key]).maps[key].attribution for key in ALL_METHODS}
+    model, image, closes = classifier_case
+    alone = {
+        key: explain(model, image, methods=[key], additional_forward_args=closes).maps[key].attribution
+        for key in ALL_METHODS
+    }
     results: dict[tuple[int, str], np.ndarray] = {}
     errors: list[BaseException] = []
 
     def worker(round_: int, key: str) -> None:
         try:
-            results[(round_, key)] = explain(model, image, methods=[key]).maps[key].attribution
+            explained = explain(model, image, methods=[key], additional_forward_args=closes)
+            results[(round_, key)] = explained.maps[key].attribution
         except BaseException as error:  # collected and re-raised by the test
             errors.append(error)
 
@@ -232,15 +249,16 @@ class FailsInForward(nn.Module):
     def gradcam_layer(self) -> nn.Module:
         return self.model.gradcam_layer
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, closes: torch.Tensor | None = None) -> torch.Tensor:
         self.calls += 1
         raise RuntimeError("boom")
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_hooks_are_released_when_a_method_raises(classifier_case, engine):
-    model, image = classifier_case
-    before = explain(model, image, methods=["guided_backprop"]).maps["guided_backprop"].attribution
+    model, image, closes = classifier_case
+    before = explain(model, image, methods=["guided_backprop"], additional_forward_args=closes)
+    before = before.maps["guided_backprop"].attribution
     failing = FailsInForward(model)
     with pytest.raises(RuntimeError, match="boom"):
         explain(failing, image, methods=["guided_backprop"], target=1, engine=engine)  # fails after hooks are set
@@ -250,15 +268,16 @@ def test_hooks_are_released_when_a_method_raises(classifier_case, engine):
         assert not module._backward_hooks
         assert not module._forward_pre_hooks
     assert not model.training
-    after = explain(model, image, methods=["guided_backprop"]).maps["guided_backprop"].attribution
+    after = explain(model, image, methods=["guided_backprop"], additional_forward_args=closes)
+    after = after.maps["guided_backprop"].attribution
     np.testing.assert_array_equal(after, before)
 
 
 def test_model_mode_is_restored(classifier_case):
-    model, image = classifier_case
+    model, image, closes = classifier_case
     model.train()
     try:
-        explain(model, image, methods=["saliency"])
+        explain(model, image, methods=["saliency"], additional_forward_args=closes)
         assert model.training
     finally:
         model.eval()
@@ -270,13 +289,14 @@ def test_model_mode_is_restored(classifier_case):
         ({"methods": ["lime"]}, r"methods must be a non-empty list of \('gradcam', 'saliency'"),
         ({"methods": []}, r"methods must be a non-empty list of"),
         ({"target": 2}, r"target must be a class in \[0, 2\), one per input \(4\) or one for all, got 2"),
-        ({"additional_forward_args": torch.zeros(4, 50)}, r"additional_forward_args is for the ticker regressor"),
+        ({"additional_forward_args": None}, r"must hold the \(4, W\) log10 closes for the NIFTY-day classifier"),
+        ({"additional_forward_args": torch.zeros(3, 60)}, r"\(4, W\) log10 closes .* got \(3, 60\)"),
     ],
 )
 def test_bad_requests_to_the_classifier(classifier_case, kwargs, message):
-    model, image = classifier_case
+    model, image, closes = classifier_case
     with pytest.raises(ValueError, match=message):
-        explain(model, image, **kwargs)
+        explain(model, image, **{"additional_forward_args": closes, **kwargs})
 
 
 def test_bad_requests_name_the_parameter(regressor_case):

@@ -277,13 +277,14 @@ def test_overlapping_units_remove_the_union_and_every_unit_is_a_step():
 
 
 def test_shipped_classifier_curves_start_and_end_exactly_at_the_two_images_scores(shipped_classifier_batch):
-    model, image = shipped_classifier_batch
-    attribution = explain(model, image, methods=["saliency"]).maps["saliency"].attribution
-    curves = deletion_insertion(model, image, attribution, steps=10, n_random=1)
+    model, image, closes = shipped_classifier_batch
+    extra = {"additional_forward_args": closes}
+    attribution = explain(model, image, methods=["saliency"], **extra).maps["saliency"].attribution
+    curves = deletion_insertion(model, image, attribution, steps=10, n_random=1, **extra)
     with torch.no_grad():
-        predicted = model(image).argmax(dim=1)
-    original = target_score(model, image).double().numpy()
-    empty = target_score(model, torch.zeros_like(image), target=predicted).double().numpy()
+        predicted = model(image, closes).argmax(dim=1)
+    original = target_score(model, image, **extra).double().numpy()
+    empty = target_score(model, torch.zeros_like(image), target=predicted, **extra).double().numpy()
     np.testing.assert_array_equal(curves.deletion[:, 0], original)
     np.testing.assert_array_equal(curves.insertion[:, -1], original)
     np.testing.assert_array_equal(curves.deletion[:, -1], empty)
@@ -292,7 +293,7 @@ def test_shipped_classifier_curves_start_and_end_exactly_at_the_two_images_score
     flat = image.reshape(4, -1).clone()
     ranking = np.argsort(-attribution.reshape(4, -1), axis=1, kind="stable")[:, :1229]
     deleted = flat.scatter(1, torch.from_numpy(ranking), 0.0).reshape(image.shape)
-    by_hand = target_score(model, deleted, target=predicted).double().numpy()
+    by_hand = target_score(model, deleted, target=predicted, **extra).double().numpy()
     np.testing.assert_allclose(curves.deletion[:, 3], by_hand, rtol=0, atol=1e-5)
     assert curves.fractions[3] == 1229 / 4096
     assert np.isfinite(curves.random_deletion_auc).all()
@@ -319,12 +320,12 @@ def test_shipped_regressor_curves_keep_the_closes_with_their_images(shipped_regr
 
 
 def test_gadf_minutes_as_units_on_the_shipped_classifier(shipped_classifier_batch):
-    model, image = shipped_classifier_batch
-    image = image[:2]
-    attribution = explain(model, image, methods=["gradcam"]).maps["gradcam"].attribution
+    model, image, closes = shipped_classifier_batch
+    image, extra = image[:2], {"additional_forward_args": closes[:2]}
+    attribution = explain(model, image, methods=["gradcam"], **extra).maps["gradcam"].attribution
     per_time = gadf_time_importance(attribution, 60).per_time
     curves = deletion_insertion(
-        model, image, attribution, units=gadf_units(60, 64), unit_importance=per_time, n_random=0
+        model, image, attribution, units=gadf_units(60, 64), unit_importance=per_time, n_random=0, **extra
     )
     assert curves.deletion.shape == (2, 61)
     assert curves.fractions[1] == 1 / 60
@@ -425,23 +426,33 @@ def test_sensitivity_expands_the_regressors_closes_in_step_with_its_images(rng):
 
 
 def test_saliency_of_the_shipped_classifier_moves_with_its_input(shipped_classifier_batch):
-    model, image = shipped_classifier_batch
-    values = sensitivity_score(model, image[:2], "saliency", n_perturb_samples=4)
+    model, image, closes = shipped_classifier_batch
+    extra = {"additional_forward_args": closes[:2], "n_perturb_samples": 4}
+    values = sensitivity_score(model, image[:2], "saliency", **extra)
     assert values.shape == (2,)
     assert np.isfinite(values).all()
     assert (values > 0).all()
-    np.testing.assert_array_equal(values, sensitivity_score(model, image[:2], "saliency", n_perturb_samples=4))
+    np.testing.assert_array_equal(values, sensitivity_score(model, image[:2], "saliency", **extra))
 
 
 # --- one call for the UI -----------------------------------------------------------------------
 
 
 def test_trust_scores_of_the_shipped_classifier(shipped_classifier_batch):
-    model, image = shipped_classifier_batch
-    image = image[:2]
+    model, image, closes = shipped_classifier_batch
+    image, closes = image[:2], closes[:2]
     flags = [m.training for m in model.modules()]
-    explanations = explain(model, image, target=[1, 0])
-    scores = trust_scores(model, image, explanations, steps=10, n_random=2, infidelity_samples=4, sensitivity_samples=4)
+    explanations = explain(model, image, target=[1, 0], additional_forward_args=closes)
+    scores = trust_scores(
+        model,
+        image,
+        explanations,
+        additional_forward_args=closes,
+        steps=10,
+        n_random=2,
+        infidelity_samples=4,
+        sensitivity_samples=4,
+    )
     assert list(scores) == list(ALL_METHODS)
     reference = scores["gradcam"]
     for key, entry in scores.items():
@@ -460,7 +471,9 @@ def test_trust_scores_of_the_shipped_classifier(shipped_classifier_batch):
         np.testing.assert_array_equal(entry.random_deletion_auc, reference.random_deletion_auc)
     # the explanations' target (class 1, then 0) is the one scored, not the predicted one
     saliency = explanations.maps["saliency"].attribution
-    alone = deletion_insertion(model, image, saliency, target=[1, 0], steps=10, n_random=0)
+    alone = deletion_insertion(
+        model, image, saliency, target=[1, 0], additional_forward_args=closes, steps=10, n_random=0
+    )
     np.testing.assert_array_equal(scores["saliency"].deletion_auc, alone.deletion_auc)
     assert [m.training for m in model.modules()] == flags
     assert not model.training
@@ -539,7 +552,7 @@ BAD_DELETION = [
         ValueError,
         r"unit_importance must have shape \(N, G\) = \(1, 2\), got \(1, 1\)",
     ),
-    ({"additional_forward_args": torch.zeros(1, 3)}, ValueError, "additional_forward_args is for the ticker regressor"),
+    ({"additional_forward_args": torch.zeros(1, 3)}, ValueError, "a classifier of its own takes the image only"),
 ]
 
 

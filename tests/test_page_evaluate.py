@@ -54,10 +54,10 @@ def engine():
     samples = load_samples(loaded.spec, loaded.card.data.source)
     days = sample_times(samples).normalize()
     rows = np.flatnonzero((days >= str(START)) & (days <= str(END)))
-    (images,), _ = samples.batch(rows)
-    maps = explain(loaded.model, images, methods=list(KEYS)).maps
+    (images, closes), _ = samples.batch(rows)
+    maps = explain(loaded.model, images, methods=list(KEYS), additional_forward_args=closes).maps
     with torch.no_grad():
-        predicted_up = loaded.model(images).argmax(dim=1).numpy() == 1
+        predicted_up = loaded.model(images, closes).argmax(dim=1).numpy() == 1
     return {
         "span": available_range(samples),
         "predicted_up": predicted_up,

@@ -170,7 +170,10 @@ def test_an_uploaded_file_trains_the_regressor_and_is_not_called_synthetic(isola
     assert card["command"].startswith(f"python -m models.train --task ticker --data {stored} ")
     figure = figure_of(app)
     assert SYNTHETIC_LABEL not in figure["layout"]["title"]["text"]
-    assert [trace["name"] for trace in figure["data"]] == ["train loss (MSE (log10 close × 1000)²)", "val RMSE log10"]
+    assert [trace["name"] for trace in figure["data"]] == [
+        "train loss (MSE in window-volatility units)",
+        "val RMSE log10",
+    ]
     rmse = next(m for m in app.metric if m.label == "RMSE (log10 close)")
     assert rmse.value == f"{card['metrics']['model']['rmse_log']:.5f}"
     assert not any(SYNTHETIC_LABEL in info.value for info in app.info)

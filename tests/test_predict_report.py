@@ -33,9 +33,9 @@ def windows():
 
 def test_the_classifiers_probability_is_the_softmax_of_its_logits(windows):
     loaded, samples, index = windows["nifty"]
-    (images,), _ = samples.batch(index)
+    (images, closes), _ = samples.batch(index)
     with torch.no_grad():
-        expected = torch.softmax(loaded.model(images), dim=1)[:, 1]
+        expected = torch.softmax(loaded.model(images, closes), dim=1)[:, 1]
     for row, i in enumerate(index):
         call = predict_window(loaded, samples.ohlc[i])
         assert call.probability_up == pytest.approx(float(expected[row]), abs=1e-6)
@@ -93,7 +93,9 @@ def test_gadf_profiles_are_non_negative_mass_per_minute(windows):
     result = explain_window(loaded, samples.ohlc[index[0]], methods=["saliency", "gradcam"])
     assert result.direction is None
     assert not result.per_time_signed
-    assert result.closes is None
+    np.testing.assert_allclose(  # the classifier's second input: the first hour's log10 closes
+        result.closes, np.log10(samples.ohlc[index[0]][None, :, 3]).astype(np.float32), rtol=1e-6
+    )
     profile = result.per_time["saliency"]
     assert profile.shape == (60,)
     assert (profile >= 0).all()

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from xai.sanity import SanityResult, model_randomisation, randomisation_layers, spearman
+from xai.sanity import UNCHANGED_CORRELATION, SanityResult, model_randomisation, randomisation_layers, spearman
 
 
 class LinearScorer(nn.Module):
@@ -58,15 +58,17 @@ def test_a_linear_model_randomised_has_exactly_the_new_weights_as_its_map():
 
 
 def test_the_shipped_classifier_reproduces_adebayos_finding(shipped_classifier_batch):
-    model, image = shipped_classifier_batch
+    model, image, closes = shipped_classifier_batch
     weights_before = {k: v.clone() for k, v in model.state_dict().items()}
-    result = model_randomisation(model, image)
-    assert result.layers == ("fc", "layer4", "layer3", "layer2", "layer1", "bn1", "conv1")
+    result = model_randomisation(model, image, additional_forward_args=closes)
+    assert result.layers == ("fc", "extract", "layer4", "layer3", "layer2", "layer1", "bn1", "conv1")
     for key, values in result.correlation.items():
-        assert values.shape == (7,), key
+        assert values.shape == (8,), key
         assert np.all((values >= -1) & (values <= 1)), key
-    # Guided Backprop barely notices that the output layer was destroyed; Grad-CAM does
-    assert result.correlation["guided_backprop"][0] > 0.9
+    # Guided Backprop barely notices that the output layer was destroyed (measured: rank correlation
+    # 0.95 with the original map, still 0.90 with layer4 gone too); Grad-CAM does (-0.14)
+    assert result.correlation["guided_backprop"][0] > 0.8
+    assert result.correlation["guided_backprop"][2] > UNCHANGED_CORRELATION
     assert result.correlation["gradcam"][0] < 0.7
     assert result.barely_changes["guided_backprop"]
     assert not result.barely_changes["gradcam"]
@@ -77,7 +79,7 @@ def test_the_shipped_classifier_reproduces_adebayos_finding(shipped_classifier_b
 
 def test_layer_groups_of_the_regressor_run_from_output_to_input(shipped_regressor_batch):
     model, _, _ = shipped_regressor_batch
-    assert [name for name, _ in randomisation_layers(model)] == ["head", "lstm", "extract", "trunk", "stem"]
+    assert [name for name, _ in randomisation_layers(model)] == ["image_head", "extract", "trunk", "stem"]
 
 
 def test_the_sanity_table_has_a_row_per_method_and_the_cascade_mean():
@@ -87,6 +89,6 @@ def test_the_sanity_table_has_a_row_per_method_and_the_cascade_mean():
         barely_changes={"saliency": False, "gradcam": False},
     )
     table = result.as_frame()
-    assert list(table.index) == ["Saliency", "Layer Grad Cam"]
+    assert list(table.index) == ["Vanilla gradient (saliency)", "Grad-CAM"]
     assert list(table.columns) == ["+ fc", "+ layer4", "mean"]
     np.testing.assert_allclose(table["mean"], [0.3, -0.4])

@@ -13,7 +13,7 @@ import pytest
 from data import load_source, make_ticker_windows
 from models.card import Metrics
 from models.checkpoints import CheckpointError, LoadedCheckpoint
-from models.evaluation import _alerts, roc_auc, wilson_interval
+from models.evaluation import roc_auc, threshold_alerts, wilson_interval
 from models.registry import load_shipped
 from models.what_if import (
     THRESHOLD_SCALES,
@@ -96,7 +96,7 @@ def test_alert_table_with_nothing_fired_or_reached_is_undefined_not_zero():
 
 
 def test_alert_table_agrees_with_the_cards_alert_rule():
-    table = _alerts(PREDICTED, ACTUAL, (0.5, 1.0, 1.5, 2.0))
+    table = threshold_alerts(PREDICTED, ACTUAL, (0.5, 1.0, 1.5, 2.0))
     for key, row in table.items():
         counts = alert_table(PREDICTED, ACTUAL, float(key))
         assert (row["alerts"], row["events"], row["correct"]) == (counts.alerts, counts.events, counts.correct)
@@ -304,7 +304,7 @@ def test_regressor_history_reproduces_the_cards_alerts_with_and_without_the_corr
                 expected["correct"],
             ), (variant, key)
     at_one = alert_table(past.predicted_pct, past.actual_pct, 1.0)
-    assert (at_one.alerts, at_one.correct, at_one.events) == (4, 4, 68)
+    assert (at_one.alerts, at_one.correct, at_one.events) == (3, 3, 68)
     # the actual moves and their hours, by the data layer's own arithmetic (price ratios, not log10)
     windows = make_ticker_windows(load_source("demo:ACME", "60m").bars)
     np.testing.assert_allclose(past.actual_pct, windows.pct_change[-674:], rtol=1e-9, atol=1e-9)
@@ -317,7 +317,7 @@ def test_classifier_history_reproduces_the_cards_confusion_matrix_and_auc():
     assert (past.task, past.part, past.source, past.synthetic) == ("nifty", "test", "demo:NIFTY-DEMO", True)
     assert len(past) == 208
     point = decision_point(past.probability_up, past.label, 0.5)
-    assert point.confusion == ((66, 31), (34, 77))
+    assert point.confusion == ((52, 45), (23, 88))
     assert [list(row) for row in point.confusion] == metrics["confusion"]
     assert point.accuracy == metrics["accuracy"]
     assert list(point.accuracy_ci95) == pytest.approx(metrics["accuracy_ci95"], abs=1e-12)
@@ -328,3 +328,22 @@ def test_classifier_history_reproduces_the_cards_confusion_matrix_and_auc():
     assert days.is_unique
     assert (days == days.normalize()).all()
     assert days[-1] == pd.Timestamp("2024-12-31")
+
+
+def test_history_holds_each_baseline_on_the_same_samples_as_the_card_scored_them():
+    past = shipped_history("nifty")
+    metrics = shipped("nifty").card.to_json()["metrics"]
+    assert list(past.baselines) == [entry["name"] for entry in metrics["baselines"]]
+    for entry in metrics["baselines"]:
+        point = decision_point(past.baselines[entry["name"]], past.label, 0.5)
+        assert point.accuracy == pytest.approx(entry["accuracy"], abs=1e-12), entry["key"]
+    ticker = shipped_history("ticker")
+    for entry in shipped("ticker").card.to_json()["metrics"]["baselines"]:
+        for key, expected in entry["alerts"].items():
+            counts = alert_table(ticker.baselines[entry["name"]], ticker.actual_pct, float(key))
+            assert (counts.alerts, counts.events, counts.correct) == (
+                expected["alerts"],
+                expected["events"],
+                expected["correct"],
+            ), (entry["key"], key)
+    assert not np.any(ticker.baselines["persistence (next close = last close)"])  # persistence forecasts no move

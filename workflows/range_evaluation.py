@@ -398,10 +398,10 @@ def _faithfulness(
     regressor = loaded.task.is_regression
     inputs, _ = samples.batch(rows)
     image = inputs[0]
-    extra = inputs[1] if regressor else None
-    common: dict[str, Any] = {"steps": steps, "n_random": 0, "seed": seed}
+    extra = inputs[1] if len(inputs) > 1 else None
+    common: dict[str, Any] = {"steps": steps, "n_random": 0, "seed": seed, "additional_forward_args": extra}
     if regressor:
-        common.update(additional_forward_args=extra, direction=direction)
+        common["direction"] = direction
     else:
         common["target"] = predicted_up.astype(np.int64)  # the class each map explains
     n_rows = len(rows)
@@ -419,9 +419,9 @@ def _faithfulness(
     generator = np.random.default_rng(seed)
     random_maps = generator.random((n_random * n_rows, *image.shape[1:]))
     repeated = dict(common)
-    if regressor:
+    if extra is not None:
         repeated["additional_forward_args"] = extra.repeat(n_random, 1)
-    else:
+    if not regressor:
         repeated["target"] = np.tile(common["target"], n_random)
     meter.report(0.0, "Deletion and insertion: random orders…")
     curves = deletion_insertion(loaded.model, image.repeat(n_random, 1, 1, 1), random_maps, **repeated)

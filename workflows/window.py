@@ -42,7 +42,7 @@ class WindowExplanation:
         per_time: method key → (T,) float64 time profile (see the module docstring).
         per_time_signed: whether ``per_time`` is signed (candlestick) or mass (GADF).
         direction: the regressor's explained direction (+1 up, −1 down), or ``None``.
-        closes: (1, W) float32 the regressor's log10 closes (its second input), or ``None``.
+        closes: (1, W) float32 the window's log10 closes (both models' second input), or ``None``.
     """
 
     prediction: DayCall | Forecast
@@ -56,7 +56,7 @@ class WindowExplanation:
 
     @property
     def extra_inputs(self) -> torch.Tensor | None:
-        """The model's second input as a tensor (the regressor's closes), or ``None``."""
+        """The model's second input as a tensor (the window's log10 closes), or ``None``."""
         return None if self.closes is None else torch.from_numpy(self.closes)
 
 
@@ -90,7 +90,9 @@ def explain_window(
         )
     else:
         direction = None
-        result = explain(loaded.model, image, methods=methods, target=target, gradcam=gradcam)
+        result = explain(
+            loaded.model, image, methods=methods, target=target, additional_forward_args=extra, gradcam=gradcam
+        )
     maps = np.stack([result.maps[key].attribution[0, 0] for key in methods])  # (M, S, S)
     profiles = time_profiles(maps, loaded.spec.image, loaded.spec.sequence_length)
     return WindowExplanation(

@@ -82,7 +82,7 @@ class Explanation:
 
     Attributes:
         method: key in :data:`~xai.methods.METHODS`.
-        label: display name (from Captum).
+        label: display name, as the field writes it (Captum's class name is in :data:`~xai.methods.METHODS`).
         attribution: (N, 1, S, S) float32 in the image's shape (Grad-CAM upsampled).
         layer_map: (N, 1, h, w) float32 Grad-CAM at its layer's resolution (Grad-CAM only).
         seconds: wall time this method added (a reused product costs only the product).
@@ -188,7 +188,7 @@ def _captum_passes(
     computed: dict[str, tuple[torch.Tensor, float]] = {}
     if target is None:
         with torch.no_grad():
-            target = forward(image).argmax(dim=1)
+            target = forward(image, *([] if extra is None else [extra])).argmax(dim=1)
 
     def run(key: str, work) -> None:
         started = time.perf_counter()

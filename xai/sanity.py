@@ -69,12 +69,17 @@ def _cascade_mean(values: np.ndarray) -> float:
 
 
 def randomisation_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Layer groups from the output to the input.
+    """Layer groups from the output to the input, on the image's path to the output.
 
-    The ResNet classifier: ``fc, layer4, layer3, layer2, layer1, bn1, conv1``; the CNN-LSTM:
-    ``head, lstm, extract, trunk, stem``; any other model: its direct children that hold
-    parameters, last defined first.
+    A model that names them in ``sanity_layers`` gets those — the ResNet classifier:
+    ``fc, layer4, layer3, layer2, layer1, bn1, conv1``; the CNN-LSTM: ``image_head, extract,
+    trunk, stem`` (its first-hour features, LSTM and autoregression do not touch an image
+    gradient, so randomising them would change no map). Any other model: its direct children
+    that hold parameters, last defined first (a model wrapped as ``model.net`` is read through it).
     """
+    names = getattr(model, "sanity_layers", None)
+    if names is not None:
+        return [(name, getattr(model, name)) for name in names]
     root = model.net if hasattr(model, "net") else model
     children = [(name, child) for name, child in root.named_children() if any(True for _ in child.parameters())]
     return children[::-1]

@@ -1,6 +1,8 @@
 """The task objects: one per question a model answers, and the registry that names them.
 
 * :class:`~models.tasks.up_day.UpDayTask` (``"nifty"``) — up or down day, from the first hour.
+* :class:`~models.tasks.rest_of_day.RestOfDayTask` (``"nifty-rest"``) — after the first hour, does
+  the rest of the day rise?
 * :class:`~models.tasks.next_hour.NextHourTask` (``"ticker"``) — the next hour's close, with alerts.
 
 Code that depends on the kind of model asks its task (:func:`task_named`, :func:`task_of`), never
@@ -14,10 +16,11 @@ from typing import Any
 
 from models.tasks.base import ExplainedOutput, Task, batched_outputs, check_direction
 from models.tasks.next_hour import Forecast, ForecastDirection, NextHourTask
+from models.tasks.rest_of_day import RestOfDayTask
 from models.tasks.up_day import DayCall, UpDayTask, class_targets
 
 #: Every task, by its name (the card's ``task`` field and ``--task`` on the command line).
-TASKS: dict[str, Task] = {task.name: task for task in (UpDayTask(), NextHourTask())}
+TASKS: dict[str, Task] = {task.name: task for task in (UpDayTask(), NextHourTask(), RestOfDayTask())}
 #: The task names, in registry order.
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)
 
@@ -52,6 +55,7 @@ __all__ = [
     "Forecast",
     "ForecastDirection",
     "NextHourTask",
+    "RestOfDayTask",
     "Task",
     "UpDayTask",
     "batched_outputs",

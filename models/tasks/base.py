@@ -27,6 +27,8 @@ from torch import nn
 if TYPE_CHECKING:
     from data.bars import LoadedBars
     from models.architectures import ModelSpec
+    from models.baselines import Baseline
+    from models.card import ModelCard
     from models.checkpoints import LoadedCheckpoint
     from models.datasets import TaskSamples
 
@@ -53,6 +55,14 @@ def check_direction(direction: Any) -> int:
     if isinstance(direction, bool) or direction not in (1, -1):
         raise ValueError(f"direction must be +1 (pushes the forecast up) or -1 (down), got {direction!r}")
     return int(direction)
+
+
+def check_closes(extra: Any, n_inputs: int, what: str) -> torch.Tensor:
+    """``extra`` as the ``(N, W)`` log10 closes a model takes beside its image, else ``ValueError``."""
+    if not isinstance(extra, torch.Tensor) or extra.ndim != 2 or extra.shape[0] != n_inputs:
+        got = tuple(extra.shape) if isinstance(extra, torch.Tensor) else type(extra).__name__
+        raise ValueError(f"additional_forward_args must hold the ({n_inputs}, W) log10 closes for {what}, got {got}")
+    return extra
 
 
 class Task(abc.ABC):
@@ -102,6 +112,8 @@ class Task(abc.ABC):
     accepts_imagenet_weights: ClassVar[bool] = False
     validation_in_loss_units: ClassVar[bool]
     headline_metrics: ClassVar[tuple[tuple[str, str, str, bool], ...]]
+    #: The simple rules the model has to beat (:mod:`models.baselines`), fitted on the training split.
+    baseline_kinds: ClassVar[tuple[type[Baseline], ...]]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -111,6 +123,14 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def build_model(self, spec: ModelSpec) -> nn.Module:
         """A fresh, randomly initialised model for ``spec`` (no weights are downloaded)."""
+
+    @abc.abstractmethod
+    def start_from_baseline(self, model: nn.Module, samples: TaskSamples) -> None:
+        """Set a fresh model's baseline path to the baseline fitted on ``samples``' training split.
+
+        Raises:
+            DataError: the training split cannot fit the baseline (one class, flat prices…).
+        """
 
     def purge_samples(self, spec: ModelSpec) -> int:
         """Samples dropped at each split boundary so that no bar serves two parts (0: none overlap)."""
@@ -209,8 +229,8 @@ class Task(abc.ABC):
     # --- training and the card -------------------------------------------------------------
 
     @abc.abstractmethod
-    def training_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """The loss minimised in training."""
+    def training_loss(self, output: torch.Tensor, target: torch.Tensor, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The loss minimised in training, from the model's output for ``inputs`` and the targets."""
 
     @abc.abstractmethod
     def validation_figure(self, predicted: np.ndarray, truth: np.ndarray) -> float:
@@ -219,6 +239,55 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def evaluate(self, model: nn.Module, samples: TaskSamples) -> dict[str, Any]:
         """The card's ``metrics``: test-split figures against the baselines, JSON-ready."""
+
+    # --- baselines -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def baseline_windows(self, windows: np.ndarray) -> np.ndarray:
+        """What the baselines read, from ``(B, W, 4)`` OHLC windows: the bars, or their log10 closes."""
+
+    @abc.abstractmethod
+    def baseline_call(self, baseline: Baseline, windows: np.ndarray) -> BaselineCall:
+        """What ``baseline`` says about the first of ``(B, W, 4)`` OHLC windows, in words."""
+
+    def fit_baselines(self, samples: TaskSamples) -> list[Baseline]:
+        """Each of :attr:`baseline_kinds` fitted on ``samples``' training split (validation may tune it).
+
+        Raises:
+            DataError: a split too short, one class only, flat first hours.
+        """
+        from models.baseline_report import fit_baselines
+
+        return fit_baselines(self.baseline_kinds, self.baseline_windows(samples.ohlc), samples.targets, samples)
+
+    def baseline_calls(self, card: ModelCard, windows: np.ndarray) -> list[BaselineCall]:
+        """What each baseline recorded in ``card`` says about the first of ``windows``; ``[]`` for an old card."""
+        from models.baselines import baseline_from_card
+
+        entries = card.metrics.extra.get("baselines") or []
+        strongest = card.metrics.extra.get("strongest_baseline")
+        return [
+            dataclasses.replace(
+                self.baseline_call(baseline_from_card(entry), windows), strongest=entry["key"] == strongest
+            )
+            for entry in entries
+        ]
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselineCall:
+    """One baseline's answer for one window, beside the model's.
+
+    Attributes:
+        name: the baseline, in words. calls_up: it calls the window "up".
+        words: its answer (``"up (P = 0.71)"``, ``"+0.12 % to 101.3"``).
+        strongest: it is the card's strongest baseline.
+    """
+
+    name: str
+    calls_up: bool
+    words: str
+    strongest: bool = False
 
 
 def batched_outputs(model: nn.Module, samples: TaskSamples, indices: np.ndarray, batch_size: int = 256) -> np.ndarray:

@@ -22,9 +22,11 @@ from torch import nn
 from data.demo import DEMO_TICKERS
 from data.settings import TICKER_WINDOW_BARS
 from data.windows import chronological_split, make_ticker_windows
-from models.evaluation import OffsetCorrection, fit_offset_correction, regressor_report
+from models.baseline_report import judge_regressor
+from models.baselines import Baseline, LinearAutoregression, MeanMove, Persistence
+from models.evaluation import OffsetCorrection, fit_offset_correction, percent_change, regressor_report
 from models.locks import model_lock
-from models.tasks.base import ExplainedOutput, Task, batched_outputs, check_direction
+from models.tasks.base import BaselineCall, ExplainedOutput, Task, batched_outputs, check_closes, check_direction
 
 if TYPE_CHECKING:
     from data.bars import LoadedBars
@@ -144,15 +146,16 @@ class NextHourTask(Task):
     time_unit = "bar"
     sample_noun = "hourly forecasts"
     archs = ("cnn-lstm-resnet34", "cnn-lstm-resnet18")
-    default_arch = "cnn-lstm-resnet34"
+    #: ResNet-18's layout: with the finer extract map, ResNet-34's costs 2.2× the multiply-adds.
+    default_arch = "cnn-lstm-resnet18"
     default_image = "candlestick"
     split_fractions = (0.81, 0.09, 0.10)
     #: The paper's learning rate for the CNN-LSTM, with plain Adam.
     default_lr = 0.003
     default_weight_decay = 0.0
-    train_loss_name = "MSE (log10 close × 1000)²"
+    train_loss_name = "MSE in window-volatility units"
     validation_name = "val RMSE log10"
-    loss_description = "MSE on log10 close"
+    loss_description = "MSE of the log10 close in units of each window's volatility"
     demo_symbols = DEMO_TICKERS
     yahoo_example = "AAPL"
     is_regression = True
@@ -164,6 +167,8 @@ class NextHourTask(Task):
         ("direction_accuracy", "Direction accuracy", "{:.3f}", False),
     )
 
+    baseline_kinds = (Persistence, MeanMove, LinearAutoregression)
+
     def build_model(self, spec: ModelSpec) -> nn.Module:
         from models.architectures import CnnLstmRegressor
 
@@ -171,6 +176,16 @@ class NextHourTask(Task):
 
     def purge_samples(self, spec: ModelSpec) -> int:
         return spec.sequence_length
+
+    def start_from_baseline(self, model: nn.Module, samples: TaskSamples) -> None:
+        """The autoregressive part starts at the linear autoregression fitted on the training split."""
+        train, validation = samples.indices("train"), samples.indices("validation")
+        fitted = LinearAutoregression.fit(
+            samples.sequences[train],
+            samples.targets[train],
+            validation=(samples.sequences[validation], samples.targets[validation]),
+        )
+        model.start_at(fitted.coef, fitted.intercept)
 
     # --- samples
 
@@ -218,12 +233,7 @@ class NextHourTask(Task):
             raise ValueError(
                 f"target is for the classifier; the regressor's output is chosen by direction, got {target!r}"
             )
-        if not isinstance(extra, torch.Tensor) or extra.ndim != 2 or extra.shape[0] != n_inputs:
-            got = tuple(extra.shape) if isinstance(extra, torch.Tensor) else type(extra).__name__
-            raise ValueError(
-                f"additional_forward_args must hold the ({n_inputs}, W) log10 closes for the ticker regressor, "
-                f"got {got}"
-            )
+        check_closes(extra, n_inputs, "the ticker regressor")
         return ExplainedOutput(forward=ForecastDirection(model, direction), target=0, direction=direction)
 
     def score(self, output: torch.Tensor, target: Any) -> tuple[torch.Tensor, None]:
@@ -270,11 +280,17 @@ class NextHourTask(Task):
 
     # --- training and the card
 
-    def training_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """MSE on log10 price, in ``LOG10_SCALE`` units so that it is of order 1."""
-        from models.architectures import LOG10_SCALE
+    def training_loss(self, output: torch.Tensor, target: torch.Tensor, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
+        """MSE of the log10 forecast in units of each window's volatility (``window_volatility``).
 
-        return nn.functional.mse_loss(output * LOG10_SCALE, target.to(output.dtype) * LOG10_SCALE)
+        On raw moves the loss is dominated by the most volatile hours and rewards a forecast of
+        no move; in volatility units a planted breakout's move (about 4 of them) stands out.
+        """
+        from models.architectures import LOG10_SCALE, window_volatility
+
+        volatility = window_volatility(inputs[1]).to(output.dtype)
+        error = (output - target.to(output.dtype)) * LOG10_SCALE / volatility
+        return error.pow(2).mean()
 
     def validation_figure(self, predicted: np.ndarray, truth: np.ndarray) -> float:
         """RMSE of the log10 close."""
@@ -304,4 +320,26 @@ class NextHourTask(Task):
         }
         report["verdict_with_offset_correction"] = corrected["verdict"]
         report["image_branch_live_share"] = image_branch_live_share(model, samples)
-        return report
+        windows = self.baseline_windows(samples.ohlc[test])
+        return judge_regressor(
+            report,
+            self.fit_baselines(samples),
+            windows,
+            samples.targets[test],
+            predicted,
+            thresholds=ALERT_THRESHOLDS_PCT,
+            block=common["block"],
+        )
+
+    # --- baselines
+
+    def baseline_windows(self, windows: np.ndarray) -> np.ndarray:
+        return np.log10(np.asarray(windows, dtype=np.float64)[:, :, 3])
+
+    def baseline_call(self, baseline: Baseline, windows: np.ndarray) -> BaselineCall:
+        closes = self.baseline_windows(windows[:1])
+        forecast = baseline.predict(closes)
+        change = float(percent_change(forecast, closes[:, -1])[0])
+        return BaselineCall(
+            name=baseline.name, calls_up=change > 0, words=f"{change:+.3f} % (to {10 ** float(forecast[0]):,.2f})"
+        )

@@ -22,12 +22,15 @@ from torch import nn
 from data.demo import DEMO_INDEX
 from data.settings import FIRST_HOUR_MINUTES
 from data.windows import chronological_split, make_nifty_days
+from models.baseline_report import judge_classifier
+from models.baselines import Baseline, FirstHourDirection, FirstHourLogistic, MajorityClass
 from models.evaluation import classifier_report
 from models.locks import model_lock
-from models.tasks.base import ExplainedOutput, Task, batched_outputs
+from models.tasks.base import BaselineCall, ExplainedOutput, Task, batched_outputs, check_closes
 
 if TYPE_CHECKING:
     from data.bars import LoadedBars
+    from data.windows import NiftyDays
     from models.architectures import ModelSpec
     from models.checkpoints import LoadedCheckpoint
     from models.datasets import TaskSamples
@@ -96,6 +99,7 @@ class UpDayTask(Task):
     accepts_imagenet_weights = True
     validation_in_loss_units = True
     headline_metrics = (("accuracy", "Accuracy", "{:.3f}", False), ("auc", "ROC AUC", "{:.3f}", False))
+    baseline_kinds = (MajorityClass, FirstHourDirection, FirstHourLogistic)
     #: The classes, in logit order.
     classes = ("down", "up")
 
@@ -106,6 +110,10 @@ class UpDayTask(Task):
 
     # --- samples
 
+    def labels(self, days: NiftyDays) -> np.ndarray:
+        """``(D,) int64``: 1 for an up day — the day's last close above its first open (the paper's label)."""
+        return days.label.astype(np.int64)
+
     def cut_samples(self, spec: ModelSpec, loaded: LoadedBars) -> TaskSamples:
         from models.datasets import TaskSamples, encode_images
 
@@ -115,9 +123,9 @@ class UpDayTask(Task):
             spec=spec,
             loaded=loaded,
             split=chronological_split(len(days), self.split_fractions),
-            targets=days.label.astype(np.int64),
+            targets=self.labels(days),
             last_log10=None,
-            sequences=None,
+            sequences=np.log10(ohlc[:, :, 3]),
             ohlc=ohlc,
             times=pd.DatetimeIndex(days.day),
             session_starts=pd.DatetimeIndex(days.start_time),
@@ -125,10 +133,15 @@ class UpDayTask(Task):
         )
 
     def inputs(self, samples: TaskSamples, indices: np.ndarray, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return (images,)
+        return images, torch.from_numpy(samples.sequences[indices].astype(np.float32))
 
     def window_inputs(self, spec: ModelSpec, windows: np.ndarray, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return (images,)
+        return images, torch.from_numpy(np.log10(windows[:, :, 3]).astype(np.float32))
+
+    def start_from_baseline(self, model: nn.Module, samples: TaskSamples) -> None:
+        """The first-hour features start at the logistic regression fitted on the training split."""
+        train = samples.indices("train")
+        model.first_hour.start_at(samples.sequences[train], samples.targets[train])
 
     def actual_up(self, samples: TaskSamples, indices: np.ndarray) -> np.ndarray:
         return samples.targets[indices] == 1
@@ -152,8 +165,10 @@ class UpDayTask(Task):
         direction: Any = 1,
         extra: torch.Tensor | None = None,
     ) -> ExplainedOutput:
-        if extra is not None:
-            raise ValueError("additional_forward_args is for the ticker regressor; the classifier takes the image only")
+        if getattr(model, "spec", None) is not None:  # ours: the closes beside the image
+            check_closes(extra, n_inputs, "the NIFTY-day classifier")
+        elif extra is not None:
+            raise ValueError("additional_forward_args: a classifier of its own takes the image only, got a tensor")
         classes = None if target is None else class_targets(target, n_inputs, len(self.classes))
         return ExplainedOutput(forward=model, target=classes, direction=None)
 
@@ -187,7 +202,7 @@ class UpDayTask(Task):
 
     # --- training and the card
 
-    def training_loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def training_loss(self, output: torch.Tensor, target: torch.Tensor, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
         return nn.functional.cross_entropy(output, target)
 
     def validation_figure(self, predicted: np.ndarray, truth: np.ndarray) -> float:
@@ -198,4 +213,20 @@ class UpDayTask(Task):
     def evaluate(self, model: nn.Module, samples: TaskSamples) -> dict[str, Any]:
         test, train = samples.indices("test"), samples.indices("train")
         predicted = batched_outputs(model, samples, test)
-        return classifier_report(samples.targets[test], predicted, train_labels=samples.targets[train])
+        report = classifier_report(samples.targets[test], predicted, train_labels=samples.targets[train])
+        baselines = self.fit_baselines(samples)
+        return judge_classifier(
+            report, baselines, self.baseline_windows(samples.ohlc[test]), samples.targets[test], predicted
+        )
+
+    # --- baselines
+
+    def baseline_windows(self, windows: np.ndarray) -> np.ndarray:
+        return np.asarray(windows, dtype=np.float64)
+
+    def baseline_call(self, baseline: Baseline, windows: np.ndarray) -> BaselineCall:
+        probability = float(baseline.predict(self.baseline_windows(windows[:1]))[0])
+        up = probability > 0.5
+        return BaselineCall(
+            name=baseline.name, calls_up=up, words=f"{'up' if up else 'down'} (P(up) = {probability:.2f})"
+        )
