@@ -134,6 +134,15 @@ class NiftyDays:
         """How many days were skipped, per reason."""
         return {str(k): int(v) for k, v in self.skipped["reason"].value_counts().items()}
 
+    def skipped_sentence(self) -> str:
+        """The skipped days in one sentence, e.g. ``"3 days skipped: 2 with no bar at 09:15 …; 1 with …."``."""
+        counts = self.skipped_by_reason()
+        if not counts:
+            return "No day skipped."
+        total = sum(counts.values())
+        parts = "; ".join(f"{count} with {reason}" for reason, count in counts.items())
+        return f"{total} day{'s' if total != 1 else ''} skipped: {parts}."
+
 
 def infer_session_open(bars: pd.DataFrame) -> dt.time:
     """The session's opening minute: the most common time of each day's first bar

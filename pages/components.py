@@ -7,11 +7,16 @@ chart, trust scores with the sanity-check warning, teaching texts, and downloads
 from __future__ import annotations
 
 import dataclasses
+import urllib.parse
 
 import pandas as pd
 import streamlit as st
 
+from data.bars import LoadedBars
 from data.errors import RendererUnavailableError
+from data.settings import OHLC
+from data.uploads import store_upload
+from models.baseline_report import baseline_table
 from models.checkpoints import LoadedCheckpoint
 from workflows.window import WindowExplanation, sanity_table, window_trust_table
 from xai import ALL_METHODS, METHODS
@@ -92,6 +97,53 @@ def window_scores(
     Cached per checkpoint, window, methods and explained direction: the maps these identify.
     """
     return window_trust_table(_loaded, _result)
+
+
+def offer_training_on(loaded: LoadedCheckpoint, data: LoadedBars, task: str, *, uploaded: bool) -> None:
+    """When a model trained on the synthetic demo explains real prices, say so and offer to train on them.
+
+    The link opens the Train page on ``task`` with this data (a ticker by name; an upload kept in
+    the cache as ``upload:<digest>``, read back by name there).
+    """
+    if not loaded.card.data.synthetic or data.synthetic:
+        return
+    source = store_upload(data).source if uploaded else data.source  # an upload is kept to be read by name
+    with st.container(key="demo_model_on_real_data"):
+        st.warning(
+            f"This model was trained on the synthetic demo market ({loaded.card.data.source}), not on real prices: "
+            "its forecast and maps for this data say what a model of the demo would see here."
+        )
+        # a plain link to the Train page's URL with its parameters: it works however this page was opened
+        st.markdown(f"🏋️ [Train one on this data](train?{urllib.parse.urlencode({'task': task, 'source': source})})")
+
+
+def show_baseline_calls(loaded: LoadedCheckpoint, bars: pd.DataFrame, model_up: bool) -> None:
+    """The card's baselines on this window beside the model's call, and whether the model beats them."""
+    try:
+        calls = loaded.task.baseline_calls(loaded.card, bars[list(OHLC)].to_numpy()[None])
+    except ValueError as error:
+        st.warning(f"The card's baselines cannot be read ({error}); retrain the model to rewrite its card.")
+        return
+    if not calls:
+        st.info("This card predates baselines: retrain the model to see the simple rules it has to beat.")
+        return
+    with st.container(key="baselines"):
+        table = pd.DataFrame(
+            {
+                "baseline": [
+                    call.name + (" (strongest on the test split)" if call.strongest else "") for call in calls
+                ],
+                "says": [call.words for call in calls],
+                "agrees with the model": ["yes" if call.calls_up == model_up else "no" for call in calls],
+            }
+        )
+        st.markdown("**The simple rules it has to beat, on this window**")
+        st.dataframe(table, hide_index=True, width="stretch")
+        metrics = loaded.card.metrics
+        if metrics.verdict:
+            (st.success if metrics.beats_baseline else st.warning)("On the test split: " + metrics.verdict)
+        with st.expander("Model and baselines on the test split, with paired 95 % intervals"):
+            st.dataframe(baseline_table(loaded.card), hide_index=True, width="stretch")
 
 
 def show_comparison(

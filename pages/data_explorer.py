@@ -86,7 +86,7 @@ try:
     else:
         days = first_hours(source, payload, name)
         if len(days.skipped):
-            st.caption(f"{len(days.skipped)} day(s) skipped: {days.skipped_by_reason()}")
+            st.caption(days.skipped_sentence())
         labels = [f"{day:%Y-%m-%d}" for day in days.day]
         position = labels.index(st.selectbox("Trading day", labels, index=len(labels) - 1, key="day"))
         view = nifty_day_view(loaded, days, position)

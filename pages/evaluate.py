@@ -23,7 +23,7 @@ from workflows.range_figures import agreement_figure, bands_figure, faithfulness
 from xai import ALL_METHODS, METHODS
 from xai.sanity import UNCHANGED_CORRELATION
 
-TASKS = {"NIFTY-day classifier": "nifty", "Ticker regressor": "ticker"}
+TASKS = {"NIFTY-day classifier": "nifty", "NIFTY rest-of-day classifier": "nifty-rest", "Ticker regressor": "ticker"}
 DIRECTIONS = {"what pushes the forecast up": 1, "what pushes it down": -1}
 LABEL_TO_KEY = {METHODS[key].label: key for key in ALL_METHODS}
 REQUEST_KEY = "evaluate::request"

@@ -6,6 +6,7 @@ import streamlit as st
 
 from data.demo import DEMO_INDEX, DEMO_TICKERS
 from data.settings import FIRST_HOUR_MINUTES, SYNTHETIC_LABEL, TICKER_WINDOW_BARS
+from models.baseline_report import baseline_table
 from models.card import ModelCard
 from models.checkpoints import CheckpointError, read_card
 from models.registry import SHIPPED
@@ -51,6 +52,7 @@ for task, title in ((task.name, task.title) for task in TASKS.values()):
         st.warning(f"{text}  \nThis card has no test metrics yet (status: {card.status or 'unknown'}).")
     else:
         (st.success if card.metrics.beats_baseline else st.warning)(f"{text}  \n{verdict}")
+        st.dataframe(baseline_table(card), hide_index=True, width="stretch")
 st.subheader("Pages")
 st.page_link("pages/ticker.py", label="Ticker: a 50-hour window, the forecast, the alert and why", icon="📈")
 st.page_link("pages/nifty_day.py", label="NIFTY day: the first hour, up or down, and why", icon="🗓️")

@@ -10,11 +10,18 @@ import streamlit as st
 from data import DataError
 from data.views import nifty_day_view
 from models.checkpoints import LoadedCheckpoint
-from pages.components import panel_settings, show_comparison
+from models.tasks import task_named
+from pages.components import offer_training_on, panel_settings, show_baseline_calls, show_comparison
 from pages.shared import first_hours, pick_model, pick_source
 from workflows.window import WindowExplanation, explain_window
 
-TASK = "nifty"
+#: The two questions about a day, each a task with its own models and baselines.
+QUESTIONS = {
+    "Day close above its open (the paper's label)": "nifty",
+    "Rest of the day: close above the first hour's close": "nifty-rest",
+}
+#: What an "up" answer means, per question.
+UP_WORDS = {"nifty": ("up day", "down day"), "nifty-rest": ("rest of day up", "rest of day down")}
 
 
 @st.cache_data(show_spinner="Explaining the day…", max_entries=256)
@@ -25,20 +32,32 @@ def explained_day(
     return explain_window(_loaded, _ohlc, methods=methods)
 
 
-st.title("NIFTY day — will it close above its open?")
-choice = pick_source(TASK)
+linked_question = st.query_params.get("question", "nifty")
+question = st.sidebar.radio(
+    "Question",
+    list(QUESTIONS),
+    index=list(QUESTIONS.values()).index(linked_question) if linked_question in QUESTIONS.values() else 0,
+    key="nifty_question",
+    help="The paper's label contains the first hour's own move; the rest-of-day label asks what the first hour "
+    "does not already answer.",
+)
+TASK = QUESTIONS[question]
+st.query_params["question"] = TASK
+st.title("NIFTY day — what the first hour says")
+st.caption(task_named(TASK).title)
+choice = pick_source("nifty")
 try:
     days = first_hours(choice.source, choice.payload, choice.name)
     if len(days) == 0:
         raise DataError(
             "no usable trading day in this data: each day needs its first hour of minute bars "
-            f"(skipped: {days.skipped_by_reason()})"
+            f"({days.skipped_sentence()})"
         )
 except DataError as error:
     st.error(f"{error}")
     st.stop()
 if len(days.skipped):
-    st.caption(f"{len(days.skipped)} day(s) skipped: {days.skipped_by_reason()}")
+    st.caption(days.skipped_sentence())
 
 calendar = [stamp.date() for stamp in days.day]
 linked_day = st.query_params.get("day")
@@ -86,15 +105,18 @@ result = explained_day(
 with st.container(key="prediction"):
     call = result.prediction
     columns = st.columns(4)
-    columns[0].metric("Model says", "up day" if call.predicted_up else "down day")
+    up_word, down_word = UP_WORDS[TASK]
+    columns[0].metric("Model says", up_word if call.predicted_up else down_word)
     columns[1].metric("P(up)", f"{call.probability_up:.1%}")
     outcome = view.outcome
     if pd.isna(outcome["label"]):
         columns[2].metric("Outcome", "not known yet")
     else:
-        actual = "up day" if outcome["label"] == 1 else "down day"
-        columns[2].metric(
-            "Outcome", actual, "model right" if (outcome["label"] == 1) == call.predicted_up else "model wrong"
+        label = int(task_named(TASK).labels(days)[position])
+        actual = up_word if label == 1 else down_word
+        right = (label == 1) == call.predicted_up
+        columns[2].metric(  # "inverse": a wrong call is drawn red, never green
+            "Outcome", actual, "model right" if right else "model wrong", delta_color="normal" if right else "inverse"
         )
     columns[3].metric("Days in the data", f"{len(calendar):,}")
     st.caption(f"Model: {loaded.spec.arch} on {loaded.spec.image} images of {loaded.spec.image_size} px.")
@@ -107,6 +129,8 @@ with st.container(key="prediction"):
         st.warning("The first hour's closes are constant: the GADF is all zeros (no angular differences).")
     if outcome.get("filled_minutes", 0) > 0:
         st.caption(f"{int(outcome['filled_minutes'])} missing minute(s) forward-filled.")
+    show_baseline_calls(loaded, view.bars, call.predicted_up)
+    offer_training_on(loaded, choice.loaded, TASK, uploaded=choice.payload is not None)
 
 show_comparison(
     loaded,

@@ -11,7 +11,7 @@ from data.images.display import gadf_figure
 from data.settings import TICKER_WINDOW_BARS
 from data.views import count_ticker_windows, ticker_window_view
 from models.checkpoints import LoadedCheckpoint
-from pages.components import panel_settings, show_comparison
+from pages.components import offer_training_on, panel_settings, show_baseline_calls, show_comparison
 from pages.shared import pick_model, pick_source
 from workflows.window import WindowExplanation, explain_window
 
@@ -163,6 +163,8 @@ with st.container(key="prediction"):
         st.warning(f"Alert: the model expects a {change:+.2f} % move, beyond your {threshold:g} % threshold.")
     explained = {1: "what pushes the forecast up", -1: "what pushes the forecast down"}[result.direction]
     st.caption(f"The maps explain {explained}.")
+    show_baseline_calls(loaded, view.bars, forecast.predicted_up)
+    offer_training_on(loaded, choice.loaded, TASK, uploaded=choice.payload is not None)
     if not view.planted.empty:
         st.info(
             "Planted pattern (demo ground truth): "

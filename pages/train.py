@@ -26,9 +26,15 @@ from models.training import (
 )
 from pages.shared import active_checkpoint, load_named, load_upload, use_checkpoint
 
-TASKS = {"Ticker regressor (next-hour close)": "ticker", "NIFTY-day classifier (up or down day)": "nifty"}
-#: Where the training data comes from: the demo market, or a file the user uploads.
-DEMO, UPLOAD = "Demo market", "Upload a file"
+TASKS = {
+    "Ticker regressor (next-hour close)": "ticker",
+    "NIFTY-day classifier (up or down day)": "nifty",
+    "NIFTY rest-of-day classifier (close above the first hour's close)": "nifty-rest",
+}
+#: Where the training data comes from: the demo market, a named source (a Yahoo ticker, or an upload
+#: kept in the cache as ``upload:<digest>``, as another page links here with), or a file the user uploads.
+DEMO, NAMED, UPLOAD = "Demo market", "A ticker or a kept upload", "Upload a file"
+DATA_KINDS = (DEMO, NAMED, UPLOAD)
 IMAGE_SIZES = (32, 48, 64, 96, 128, 192, 256, 350)
 SCRATCH, FINE_TUNE = "From scratch", "Fine-tune the active model"
 RESULT_KEY = "train::result"
@@ -142,6 +148,11 @@ st.caption(
     "Train or fine-tune a model on the chosen data; it is saved in the cache folder, never in the project. "
     "Changing a setting while training runs stops it."
 )
+linked_task, linked_source = st.query_params.get("task"), st.query_params.get("source")
+if linked_task in TASKS.values() and "task" not in st.session_state:  # a page offered to train on its data
+    st.session_state["task"] = next(label for label, name in TASKS.items() if name == linked_task)
+if linked_source and not linked_source.startswith("demo:") and "source_kind" not in st.session_state:
+    st.session_state["source_kind"], st.session_state["named_source"] = NAMED, linked_source
 task = TASKS[st.radio("Model", list(TASKS), horizontal=True, key="task")]
 active = active_checkpoint(task)
 if active == str(SHIPPED[task]):
@@ -150,13 +161,23 @@ else:
     st.info(f"Every page uses the {task} model in `{active}`.")
     st.button("Back to the shipped model", on_click=use_checkpoint, args=(task, SHIPPED[task]), key="use_shipped")
 
-from_demo = st.radio("Data", [DEMO, UPLOAD], horizontal=True, key="source_kind") == DEMO
+kind = st.radio("Data", DATA_KINDS, horizontal=True, key="source_kind")
+from_demo = kind != UPLOAD  # a named source, like a demo symbol, is read by name
 start = st.radio("Start", [SCRATCH, FINE_TUNE], horizontal=True, key="start")
 try:
-    if from_demo:
+    if kind == DEMO:
         source = "demo:" + st.selectbox("Demo symbol (synthetic)", task_named(task).demo_symbols, key=f"demo_{task}")
         st.info(SYNTHETIC_LABEL)
         upload = None
+    elif kind == NAMED:
+        source = st.text_input(
+            "Ticker (Yahoo, or its cached copy offline) or a kept upload (upload:…)",
+            key="named_source",
+            placeholder=task_named(task).yahoo_example,
+        ).strip()
+        upload = None
+        if not source:
+            st.info("Type a ticker, e.g. " + task_named(task).yahoo_example + ", or follow a page's offer to train.")
     else:
         upload = st.file_uploader("CSV or Parquet of OHLC(V) bars", type=["csv", "txt", "parquet"], key="upload")
         source = upload.name if upload is not None else ""
@@ -181,7 +202,7 @@ except (DataError, ValueError) as error:
     st.error(f"{error}")
     st.stop()
 
-if st.button("Start training", type="primary", key="start_training", disabled=not from_demo and not upload):
+if st.button("Start training", type="primary", key="start_training", disabled=not (source if from_demo else upload)):
     lock = training_lock()
     if not lock.acquire(blocking=False):
         st.warning("Another session is training on this server; start again when it has finished.")

@@ -33,7 +33,11 @@ from models.what_if import (
 )
 from pages.shared import active_checkpoint, active_model, cached_model
 
-MODELS = {"ticker": "Ticker regressor — alert threshold", "nifty": "NIFTY classifier — decision threshold"}
+MODELS = {
+    "ticker": "Ticker regressor — alert threshold",
+    "nifty": "NIFTY classifier — decision threshold",
+    "nifty-rest": "NIFTY rest-of-day classifier — decision threshold",
+}
 SPLITS = {
     "test": "test (never seen in training: the honest one)",
     "validation": "validation (chose the weights and fitted the offset correction: optimistic)",
@@ -149,6 +153,22 @@ if loaded.task.is_regression:  # an alert threshold on the forecast move
         f"Intervals: Wilson 95 %. Of the {counts.alerts} alerts, {counts.wrong_sign} called a move the wrong way and "
         f"{counts.false_alarms} fired on a move under {threshold:g} %."
     )
+    if past.baselines:
+        st.markdown(f"**Each baseline on the same {part} split, alerting at the same {threshold:g} %**")
+        rows = {name: alert_table(forecast, past.actual_pct, threshold) for name, forecast in past.baselines.items()}
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "baseline": list(rows),
+                    "alerts": [row.alerts for row in rows.values()],
+                    "correct": [row.correct for row in rows.values()],
+                    "precision": [fmt(row.precision, row.precision_ci95) for row in rows.values()],
+                    "recall": [fmt(row.recall, row.recall_ci95) for row in rows.values()],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+        )
     grid = scale.grid()
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
     variants = {"without correction": past.predicted_pct, "with correction": past.predicted_pct_corrected}
@@ -169,11 +189,26 @@ else:  # a decision threshold on P(up)
         "Decision threshold: 'up' when P(up) is above it", scale.low, scale.high, step=scale.step, key=threshold_key
     )
     point = decision_point(past.probability_up, past.label, threshold)
+    point_accuracy = point.accuracy
     columns = st.columns(3)
     columns[0].metric("Accuracy", fmt(point.accuracy, point.accuracy_ci95))
     columns[1].metric("True-positive rate", fmt(point.tpr))
     columns[2].metric("False-positive rate", fmt(point.fpr))
     st.caption("Accuracy interval: Wilson 95 %. Rows: the true outcome; columns: what the model called.")
+    if past.baselines:
+        st.markdown(f"**Each baseline on the same {part} split, deciding at the same {threshold:g}**")
+        points = {name: decision_point(answer, past.label, threshold) for name, answer in past.baselines.items()}
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "baseline": list(points),
+                    "accuracy": [fmt(point.accuracy, point.accuracy_ci95) for point in points.values()],
+                    "accuracy − model's": [f"{point.accuracy - point_accuracy:+.3f}" for point in points.values()],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+        )
     st.table(pd.DataFrame(point.confusion, index=["down day", "up day"], columns=["called down", "called up"]))
     fpr, tpr, _ = roc_curve(past.probability_up, past.label)
     figure = go.Figure()

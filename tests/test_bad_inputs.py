@@ -290,7 +290,7 @@ def test_a_constant_day_and_a_day_without_its_first_hour(odd_days_csv):
     nifty_upload(app, odd_days_csv)
     assert errors(app) == []
     assert metric(app, "Days in the data").value == "3"
-    assert any("1 day(s) skipped" in caption.value and "first" in caption.value for caption in app.caption)
+    assert any("1 day skipped: 1 with " in caption.value and "first" in caption.value for caption in app.caption)
     app.date_input(key="nifty_day").set_value(pd.Timestamp("2024-03-05").date()).run()
     assert errors(app) == []
     assert any("the GADF is all zeros" in w.value for w in app.warning)

@@ -109,8 +109,8 @@ def test_export_parameters(explanations: ExplanationSet) -> None:
     params = export_parameters(explanations, source="DEMO-A", window_end="2024-01-03T15:30:00Z", card_sha256="ab12")
     after = dt.datetime.now(dt.timezone.utc)
     assert params["methods"] == [
-        {"key": "gradcam", "label": "Layer Grad Cam"},
-        {"key": "saliency", "label": "Saliency"},
+        {"key": "gradcam", "label": "Grad-CAM", "captum_class": "Layer Grad Cam"},
+        {"key": "saliency", "label": "Vanilla gradient (saliency)", "captum_class": "Saliency"},
     ]
     assert params["target_kind"] == "class"
     assert params["target"] == [1, 0]

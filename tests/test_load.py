@@ -171,7 +171,10 @@ def test_map_key_link_opens_the_same_request() -> None:
 def test_chart_titles_reads_the_subplot_titles() -> None:
     from streamlit.proto.PlotlyChart_pb2 import PlotlyChart
 
-    spec = '{"layout": {"annotations": [{"text": "Saliency"}, {"text": "Synthetic"}, {"text": "Layer Grad Cam"}]}}'
+    spec = (
+        '{"layout": {"annotations": [{"text": "Vanilla gradient (saliency)"}, {"text": "Synthetic"}, '
+        '{"text": "Grad-CAM"}]}}'
+    )
     assert chart_titles(PlotlyChart(spec=spec).SerializeToString()) == [LABELS["saliency"], LABELS["gradcam"]]
 
 

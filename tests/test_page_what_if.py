@@ -47,10 +47,10 @@ def test_alert_slider_and_correction_toggle_recount_the_history():
     past = shipped_history("ticker")
     app = what_if_page()
     no_errors(app)
-    # the card's own figures at the default 1 %: 4 alerts, all 4 right, 68 moves of 1 % or more
+    # the card's own figures at the default 1 %: 3 alerts, all 3 right, 68 moves of 1 % or more
     shown = metrics(app)
     assert shown == expected_alert_metrics(past.predicted_pct, past.actual_pct, 1.0)
-    assert (shown["Alerts fired"], shown["Correct"], shown["Moves ≥ threshold"]) == ("4", "4", "68")
+    assert (shown["Alerts fired"], shown["Correct"], shown["Moves ≥ threshold"]) == ("3", "3", "68")
     assert SYNTHETIC_LABEL in [caption.value for caption in app.caption]
     assert app.query_params["threshold"] == "1"
     assert app.query_params["model"] == "ticker"
@@ -58,7 +58,7 @@ def test_alert_slider_and_correction_toggle_recount_the_history():
     app.slider(key="what_if_threshold_ticker").set_value(0.5).run()
     no_errors(app)
     assert metrics(app) == expected_alert_metrics(past.predicted_pct, past.actual_pct, 0.5)
-    assert metrics(app)["Alerts fired"] == "15"
+    assert metrics(app)["Alerts fired"] == "14"
     assert app.query_params["threshold"] == "0.5"
 
     app.toggle(key="what_if_corrected").set_value(True).run()
@@ -85,7 +85,7 @@ def test_a_link_sets_the_classifier_and_its_decision_threshold():
 
     app.slider(key="what_if_threshold_nifty").set_value(0.5).run()
     no_errors(app)
-    assert app.table[0].value.to_numpy().tolist() == [[66, 31], [34, 77]]  # the card's confusion matrix
+    assert app.table[0].value.to_numpy().tolist() == [[52, 45], [23, 88]]  # the card's confusion matrix
     point = decision_point(past.probability_up, past.label, 0.5)
     assert metrics(app)["True-positive rate"] == f"{point.tpr:.2f}"
     assert metrics(app)["False-positive rate"] == f"{point.fpr:.2f}"
@@ -111,7 +111,7 @@ def test_a_link_sets_the_classifier_and_its_decision_threshold():
     [
         ({"threshold": "lots"}, "threshold must be a number from 0.05 to 3 (percent move), got 'lots'"),
         ({"threshold": "45"}, "got '45'"),
-        ({"model": "crypto"}, "it must be one of ticker, nifty, got 'crypto'"),
+        ({"model": "crypto"}, "it must be one of ticker, nifty, nifty-rest, got 'crypto'"),
         ({"split": "future"}, "it must be one of train, validation, test, got 'future'"),
     ],
 )
@@ -121,7 +121,7 @@ def test_a_bad_link_is_a_warning_and_the_default(query, warning):
     assert any(warning in box.value for box in app.warning), [box.value for box in app.warning]
     assert app.radio(key="what_if_model").value == "ticker"
     assert app.slider(key="what_if_threshold_ticker").value == 1.0
-    assert metrics(app)["Alerts fired"] == "4"
+    assert metrics(app)["Alerts fired"] == "3"
     assert (app.query_params["model"], app.query_params["threshold"]) == ("ticker", "1")
 
 

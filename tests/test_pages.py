@@ -38,9 +38,18 @@ def test_home_page_names_the_demo_market_as_synthetic_and_shows_the_models_verdi
     no_errors(app)
     assert "Chart XAI" in app.title[0].value
     assert any(SYNTHETIC_LABEL in info.value for info in app.info)
-    verdicts = [box.value for box in app.success]
+    # each card's verdict, in green when the model beats every baseline and in amber when it does not
+    verdicts = {"success": [box.value for box in app.success], "warning": [box.value for box in app.warning]}
     for task in SHIPPED:
-        assert any(read_card(SHIPPED[task]).to_json()["metrics"]["verdict"] in text for text in verdicts), verdicts
+        metrics = read_card(SHIPPED[task]).to_json()["metrics"]
+        shown = verdicts["success" if metrics["beats_baseline"] else "warning"]
+        assert any(metrics["verdict"] in text for text in shown), verdicts
+    # and a table per model: the model, then every baseline with its paired comparison
+    tables = [frame.value for frame in app.dataframe]
+    assert len(tables) == len(SHIPPED)
+    for table in tables:
+        assert table[""].iloc[0] == "model"
+        assert any("strongest" in name for name in table[""].iloc[1:])
 
 
 def test_ticker_window_slider_moves_the_window_and_its_outcome():

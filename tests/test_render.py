@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
-from captum.attr import LayerGradCam, Saliency
 from PIL import Image
 
 from data.errors import RendererUnavailableError
@@ -245,10 +244,10 @@ def test_comparison_figure_layout(image: np.ndarray, maps: dict[str, np.ndarray]
     images, attributions = heatmaps(figure)
     assert len(figure.data) == 6
     assert len(images) == len(attributions) == 3
-    assert [trace.name for trace in attributions] == [LayerGradCam.get_name(), Saliency.get_name(), "custom"]
+    assert [trace.name for trace in attributions] == [METHODS["gradcam"].label, METHODS["saliency"].label, "custom"]
     titles = [annotation.text for annotation in figure.layout.annotations]
     assert titles == [METHODS["gradcam"].label, METHODS["saliency"].label, "custom"]
-    assert titles[:2] == ["Layer Grad Cam", "Saliency"]
+    assert titles[:2] == ["Grad-CAM", "Vanilla gradient (saliency)"]
     assert [trace.showscale for trace in figure.data].count(True) == 1
     assert attributions[0].showscale is True
 
@@ -341,7 +340,11 @@ def test_time_importance_figure_layout(price: pd.DataFrame) -> None:
     assert figure.layout.xaxis.matches == figure.layout.xaxis2.matches == "x3"
     assert figure.layout.xaxis.domain == figure.layout.xaxis3.domain
     assert figure.layout.xaxis.type == figure.layout.xaxis3.type == "category"  # no gap over the night
-    assert [annotation.text for annotation in figure.layout.annotations] == ["price", "Layer Grad Cam", "Saliency"]
+    assert [annotation.text for annotation in figure.layout.annotations] == [
+        "price",
+        "Grad-CAM",
+        "Vanilla gradient (saliency)",
+    ]
 
     for key, trace in zip(per_time, bars, strict=True):
         assert pd.Index(trace.x).equals(price.index)

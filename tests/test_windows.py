@@ -113,6 +113,9 @@ def test_nifty_days_labels_fill_rule_and_skips():
         "no first-hour bars": 1,
         "no bars after the first hour (the label would come from the input)": 1,
     }
+    sentence = days.skipped_sentence()
+    assert sentence.startswith("4 days skipped: 1 with more than 3 consecutive first-hour minutes missing; ")
+    assert sentence.endswith("; 1 with no bars after the first hour (the label would come from the input).")
     assert list(days.skipped["day"]) == [
         pd.Timestamp(d) for d in ("2024-01-04", "2024-01-05", "2024-01-08", "2024-01-09")
     ]

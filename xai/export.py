@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from xai.explain import ExplanationSet
+from xai.methods import METHODS
 
 __all__ = [
     "NPZ_RESERVED",
@@ -137,7 +138,7 @@ def export_parameters(explanations: ExplanationSet, **context: Any) -> dict[str,
             and dicts of them; no NaN/inf).
 
     Returns:
-        ``{"methods": [{"key", "label"}, ...], "target_kind": str, "target":
+        ``{"methods": [{"key", "label", "captum_class"}, ...], "target_kind": str, "target":
         [N values], "gradcam": {"layer": qualified class name or None (the
         model's default gradcam_layer), "relu": bool, "upsample": str},
         "attribution_shape": [N, 1, S, S], "context": {...},
@@ -151,7 +152,10 @@ def export_parameters(explanations: ExplanationSet, **context: Any) -> dict[str,
     checked = {key: _json_value(value, f"context value {key!r}") for key, value in context.items()}
     options = explanations.gradcam
     return {
-        "methods": [{"key": key, "label": item.label} for key, item in explanations.maps.items()],
+        "methods": [
+            {"key": key, "label": item.label, "captum_class": METHODS[key].captum_name}
+            for key, item in explanations.maps.items()
+        ],
         "target_kind": str(explanations.target_kind),
         "target": np.asarray(explanations.target).tolist(),
         "gradcam": {"layer": _layer_name(options.layer), "relu": bool(options.relu), "upsample": options.upsample},

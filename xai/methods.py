@@ -1,4 +1,4 @@
-"""The five attribution methods: one registry, names from Captum's own classes.
+"""The five attribution methods: one registry, with the names the field writes.
 
 Pages list methods from :data:`METHODS`, never from strings of their own. Each
 entry says what the map means and how far to trust it, in words a student can
@@ -18,6 +18,7 @@ class MethodInfo:
 
     Attributes:
         key: stable identifier used in code, URLs and files.
+        name: the name the field writes ("Grad-CAM", "Vanilla gradient (saliency)"…), shown to users.
         captum_class: the Captum class that defines the method (and computes it, or checks
             the fused computation).
         signed: whether the map has a meaningful sign (positive pushes the target up).
@@ -25,13 +26,19 @@ class MethodInfo:
     """
 
     key: str
+    name: str
     captum_class: type
     signed: bool
     how_to_read: str
 
     @property
     def label(self) -> str:
-        """Display name, from Captum (e.g. "Guided Grad Cam")."""
+        """Display name, as the field writes it (e.g. "Guided Grad-CAM")."""
+        return self.name
+
+    @property
+    def captum_name(self) -> str:
+        """Captum's name of the class (e.g. "Guided Grad Cam"), kept in exported metadata."""
         return self.captum_class.get_name()
 
 
@@ -40,6 +47,7 @@ METHODS: dict[str, MethodInfo] = {
     for info in (
         MethodInfo(
             "gradcam",
+            "Grad-CAM",
             LayerGradCam,
             signed=True,
             how_to_read=(
@@ -50,6 +58,7 @@ METHODS: dict[str, MethodInfo] = {
         ),
         MethodInfo(
             "saliency",
+            "Vanilla gradient (saliency)",
             Saliency,
             signed=True,
             how_to_read=(
@@ -59,6 +68,7 @@ METHODS: dict[str, MethodInfo] = {
         ),
         MethodInfo(
             "deconvolution",
+            "DeconvNet",
             Deconvolution,
             signed=True,
             how_to_read=(
@@ -68,6 +78,7 @@ METHODS: dict[str, MethodInfo] = {
         ),
         MethodInfo(
             "guided_backprop",
+            "Guided Backprop",
             GuidedBackprop,
             signed=True,
             how_to_read=(
@@ -78,6 +89,7 @@ METHODS: dict[str, MethodInfo] = {
         ),
         MethodInfo(
             "guided_gradcam",
+            "Guided Grad-CAM",
             GuidedGradCam,
             signed=True,
             how_to_read=(
@@ -91,6 +103,6 @@ ALL_METHODS: tuple[str, ...] = tuple(METHODS)
 
 
 def method_label(key: str) -> str:
-    """The method's display name from Captum, or the key for a method outside the registry."""
+    """The method's display name, or the key for a method outside the registry."""
     info = METHODS.get(key)
     return info.label if info is not None else str(key)
