@@ -1,5 +1,5 @@
-"""The two models of the source papers, built from torchvision parts, shaped so that their maps can
-say something: fine enough to point at a pattern, never gated to zero, and starting from the
+"""The source papers' two architectures, built from torchvision parts and shaped so that their maps
+can say something: fine enough to point at a pattern, never gated to zero, and starting from the
 strongest simple baseline.
 
 * :class:`ResNetClassifier` (NIFTY-day tasks): a residual trunk of torchvision ``BasicBlock``s in

@@ -152,9 +152,10 @@ def test_faithfulness_curves_start_at_the_predicted_class_probability(nifty, eva
 def test_sanity_table_is_the_randomisation_result(evaluated):
     result, _ = evaluated
     sanity = result.sanity.result
-    assert sanity.layers == ("fc", "layer4", "layer3", "layer2", "layer1", "bn1", "conv1")
-    assert list(result.sanity_table.columns[:7]) == [
+    assert sanity.layers == ("fc", "extract", "layer4", "layer3", "layer2", "layer1", "bn1", "conv1")
+    assert list(result.sanity_table.columns[:8]) == [
         "fc",
+        "+ extract",
         "+ layer4",
         "+ layer3",
         "+ layer2",
@@ -164,7 +165,7 @@ def test_sanity_table_is_the_randomisation_result(evaluated):
     ]
     for key in ALL_METHODS:
         row = result.sanity_table.loc[_label(key)]
-        np.testing.assert_allclose(row.iloc[:7].to_numpy(dtype=float), sanity.correlation[key])
+        np.testing.assert_allclose(row.iloc[:8].to_numpy(dtype=float), sanity.correlation[key])
         assert row["barely changes"] == sanity.barely_changes[key]
     assert "guided_backprop" in result.barely_changes  # the known finding (README), on these days too
 

@@ -116,7 +116,7 @@ def test_run_shows_every_view_with_the_engines_numbers(ran, engine):
         assert row["share"] == pytest.approx(direct.mean_share, rel=1e-6)
         assert row["hit rate"] == pytest.approx(direct.hit_rate)
         assert row["chance: flat map"] == pytest.approx(direct.mean_chance_share)
-    assert list(tables["sanity"].columns[:2]) == ["fc", "+ layer4"]
+    assert list(tables["sanity"].columns[:2]) == ["fc", "+ extract"]
     warnings = [warning.value for warning in ran.warning]
     assert any(text.startswith("Guided Backprop barely changes") for text in warnings), warnings
 

@@ -64,10 +64,10 @@ def test_alert_slider_and_correction_toggle_recount_the_history():
     app.toggle(key="what_if_corrected").set_value(True).run()
     no_errors(app)
     assert metrics(app) == expected_alert_metrics(past.predicted_pct_corrected, past.actual_pct, 0.5)
-    assert metrics(app)["Alerts fired"] == "19"  # the card's corrected figure
+    assert metrics(app)["Alerts fired"] == "80"  # the card's corrected figure
 
     app.slider(key="what_if_threshold_ticker").set_value(1.0).run()
-    assert (metrics(app)["Alerts fired"], metrics(app)["Correct"]) == ("8", "5")  # the card: 8 alerts, 5 right
+    assert (metrics(app)["Alerts fired"], metrics(app)["Correct"]) == ("8", "7")  # the card: 8 alerts, 7 right
     figure = json.loads(app.get("plotly_chart")[0].proto.spec)
     assert SYNTHETIC_LABEL in figure["layout"]["title"]["text"]
     names = {trace["name"] for trace in figure["data"]}
