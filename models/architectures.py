@@ -375,8 +375,15 @@ class CnnLstmRegressor(nn.Module):
         lags = min(AR_LAGS, relative.shape[1] - 1)
         returns = torch.diff(relative[:, -lags - 1 :], dim=1)
         autoregression = self.autoregression(nn.functional.pad(returns, (AR_LAGS - lags, 0)))[:, 0]
-        image_part = self.image_head(self.extract(self.trunk(self.stem(image)))).sum(dim=(1, 2, 3))
-        return autoregression + volatility * (image_part + sequence)
+        return autoregression + volatility * (self.chart_part(image) + sequence)
+
+    def image_features(self, image: torch.Tensor) -> torch.Tensor:
+        """The extract layer's map of ``(N, 1, S, S)`` images, ``(N, C, rows, columns)``."""
+        return self.extract(self.trunk(self.stem(image)))
+
+    def chart_part(self, image: torch.Tensor) -> torch.Tensor:
+        """``(N,)`` the chart's share of the change, in units of the window's volatility."""
+        return self.image_head(self.image_features(image)).sum(dim=(1, 2, 3))
 
     @torch.no_grad()
     def start_at(self, coef: np.ndarray, intercept_log10: float) -> None:

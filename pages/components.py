@@ -99,7 +99,13 @@ def window_scores(
     return window_trust_table(_loaded, _result)
 
 
-def offer_training_on(loaded: LoadedCheckpoint, data: LoadedBars, task: str, *, uploaded: bool) -> None:
+@st.cache_data(show_spinner=False, max_entries=16)
+def _kept_upload(upload_key: str, _data: LoadedBars) -> str:
+    """The name an upload is kept under in the cache: stored once per upload, not on every rerun."""
+    return store_upload(_data).source
+
+
+def offer_training_on(loaded: LoadedCheckpoint, data: LoadedBars, task: str, *, upload_key: str | None) -> None:
     """When a model trained on the synthetic demo explains real prices, say so and offer to train on them.
 
     The link opens the Train page on ``task`` with this data (a ticker by name; an upload kept in
@@ -107,7 +113,7 @@ def offer_training_on(loaded: LoadedCheckpoint, data: LoadedBars, task: str, *, 
     """
     if not loaded.card.data.synthetic or data.synthetic:
         return
-    source = store_upload(data).source if uploaded else data.source  # an upload is kept to be read by name
+    source = data.source if upload_key is None else _kept_upload(upload_key, data)  # read back by name
     with st.container(key="demo_model_on_real_data"):
         st.warning(
             f"This model was trained on the synthetic demo market ({loaded.card.data.source}), not on real prices: "

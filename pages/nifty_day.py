@@ -130,7 +130,7 @@ with st.container(key="prediction"):
     if outcome.get("filled_minutes", 0) > 0:
         st.caption(f"{int(outcome['filled_minutes'])} missing minute(s) forward-filled.")
     show_baseline_calls(loaded, view.bars, call.predicted_up)
-    offer_training_on(loaded, choice.loaded, TASK, uploaded=choice.payload is not None)
+    offer_training_on(loaded, choice.loaded, TASK, upload_key=None if choice.payload is None else choice.cache_key)
 
 show_comparison(
     loaded,

@@ -164,7 +164,7 @@ with st.container(key="prediction"):
     explained = {1: "what pushes the forecast up", -1: "what pushes the forecast down"}[result.direction]
     st.caption(f"The maps explain {explained}.")
     show_baseline_calls(loaded, view.bars, forecast.predicted_up)
-    offer_training_on(loaded, choice.loaded, TASK, uploaded=choice.payload is not None)
+    offer_training_on(loaded, choice.loaded, TASK, upload_key=None if choice.payload is None else choice.cache_key)
     if not view.planted.empty:
         st.info(
             "Planted pattern (demo ground truth): "

@@ -130,7 +130,7 @@ def image_branch_live_share(model: nn.Module, samples: TaskSamples, part: str = 
     live, total = 0, 0
     for start in range(0, len(indices), 256):
         (image, _), _ = samples.batch(indices[start : start + 256])
-        features = model.extract(model.trunk(model.stem(image.to(where))))
+        features = model.image_features(image.to(where))
         live += int((features > 0).sum())
         total += features.numel()
     return live / total
