@@ -46,7 +46,7 @@ from bench.maps_figures import BATCH, NEAR_BLANK_RATIO, baseline_comparison, bla
 from data.cli import OneLineParser
 from data.errors import DataError
 from models.checkpoints import CheckpointError, LoadedCheckpoint, load_checkpoint
-from models.datasets import load_samples
+from models.datasets import card_samples, load_samples
 from models.registry import SHIPPED, load_shipped
 from models.training import evaluate
 from xai.methods import ALL_METHODS, method_label
@@ -137,7 +137,8 @@ def _print_baseline(name: str, compared: dict[str, Any], headline: Sequence[tupl
 def measure(name: str, loaded: LoadedCheckpoint, source: str, limit: int | None, batch: int) -> dict[str, Any]:
     """Every figure of one model on one source (printed as it goes)."""
     started = time.perf_counter()
-    samples = load_samples(loaded.spec, source)
+    own = source == loaded.card.data.source  # the card's own data: its pooled sources too (baselines refit)
+    samples = card_samples(loaded.spec, loaded.card) if own else load_samples(loaded.spec, source)
     test = samples.indices("test")
     chosen = test[:limit] if limit else test
     print(

@@ -173,6 +173,7 @@ def train_on(prepared: PreparedSeries, limit_bars: int, max_epochs: int, folder:
     """Load, cut to the most recent ``limit_bars`` bars, train the ticker model, read its card."""
     from models.architectures import ModelSpec
     from models.datasets import load_samples
+    from models.tasks import task_named
     from models.train import DEFAULTS
     from models.training import EpochReport, TrainConfig, train
 
@@ -198,7 +199,7 @@ def train_on(prepared: PreparedSeries, limit_bars: int, max_epochs: int, folder:
         last_used=samples.loaded.bars.index[-1].isoformat(),
         samples={name: split[name] for name in ("train", "validation", "test")},
     )
-    epochs = min(max_epochs, DEFAULTS["epochs"])
+    epochs = min(max_epochs, task_named("ticker").default_epochs)
     config = TrainConfig(
         epochs=epochs, batch_size=DEFAULTS["batch_size"], patience=DEFAULTS["patience"], seed=DEFAULTS["seed"]
     )
@@ -347,7 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--series", type=_series_keys, default=HOURLY_KEYS, help="hourly series to train on (default eurusd,btcusd)"
     )
     parser.add_argument(
-        "--max-epochs", type=_positive, default=30, help="cap on the epochs (default 30, the training default)"
+        "--max-epochs",
+        type=_positive,
+        default=30,
+        help="cap on the epochs (default 30; the ticker task's own default, 7, applies below it)",
     )
     parser.add_argument(
         "--limit-bars",
@@ -365,13 +369,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     folder = (args.cache or default_folder()).expanduser()
     import torch
 
+    from models.tasks import task_named
+
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    epochs = min(args.max_epochs, task_named("ticker").default_epochs)
     print(
-        f"cache folder {folder}; series {', '.join(args.series)}; at most {args.max_epochs} epochs; "
+        f"cache folder {folder}; series {', '.join(args.series)}; at most {epochs} epochs; "
         f"the most recent {args.limit_bars:,} bars; device {device}, torch threads {torch.get_num_threads()}",
         flush=True,
     )
-    results: dict[str, Any] = {"limit_bars": args.limit_bars, "max_epochs": args.max_epochs, "device": device}
+    results: dict[str, Any] = {"limit_bars": args.limit_bars, "max_epochs": epochs, "device": device}
     try:
         for key in args.series:
             prepared = prepare_series(SERIES[key], folder)

@@ -64,7 +64,7 @@ def samples_per_s(task: str, overrides: dict[str, str], source: str) -> float:
         started = time.perf_counter()
         inputs, target = samples.batch(indices)
         optimiser.zero_grad()
-        training_loss(spec, model(*inputs), target, inputs).backward()
+        training_loss(spec, model, inputs, target).backward()
         optimiser.step()
         if step >= 2:  # the first steps warm up allocators and kernels
             rates.append(len(indices) / (time.perf_counter() - started))

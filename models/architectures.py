@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -129,6 +129,7 @@ class ModelSpec:
             "image": image,
             "image_size": DEFAULT_IMAGE_SIZE.get(image, CANDLESTICK_SIZE),
             "sequence_length": facts.sequence_length,
+            "width": facts.default_width,
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
@@ -309,6 +310,14 @@ REGRESSOR_STRIDES = ((1, 1), (2, 2), (2, 1), (2, 1))
 REGRESSOR_STEM = 4
 
 
+class ChangeParts(NamedTuple):
+    """The regressor's forecast change in parts (:meth:`CnnLstmRegressor.change_parts`)."""
+
+    autoregression: torch.Tensor
+    chart: torch.Tensor
+    sequence: torch.Tensor
+
+
 class CnnLstmRegressor(nn.Module):
     """CNN branch on ``(N, 1, S, S)`` images + LSTM on ``(N, W)`` log10 closes → ``(N,)`` next log10 close.
 
@@ -369,13 +378,19 @@ class CnnLstmRegressor(nn.Module):
         the closes in those units too. What the explanations explain: read here, not as
         ``forward − last``, which would lose precision to the price level in float32.
         """
+        parts = self.change_parts(image, log10_close)
+        return parts.autoregression + window_volatility(log10_close) * (parts.chart + parts.sequence)
+
+    def change_parts(self, image: torch.Tensor, log10_close: torch.Tensor) -> ChangeParts:
+        """The three parts of :meth:`predicted_change`, each ``(N,)``: the autoregression in
+        ``LOG10_SCALE`` units, the chart's and the sequence's in units of the window's volatility."""
         relative = (log10_close - log10_close[:, -1:]) * LOG10_SCALE
         volatility = window_volatility(log10_close)
         sequence = self.sequence_head(self.lstm((relative / volatility[:, None]).unsqueeze(-1))[0][:, -1])[:, 0]
         lags = min(AR_LAGS, relative.shape[1] - 1)
         returns = torch.diff(relative[:, -lags - 1 :], dim=1)
         autoregression = self.autoregression(nn.functional.pad(returns, (AR_LAGS - lags, 0)))[:, 0]
-        return autoregression + volatility * (self.chart_part(image) + sequence)
+        return ChangeParts(autoregression=autoregression, chart=self.chart_part(image), sequence=sequence)
 
     def image_features(self, image: torch.Tensor) -> torch.Tensor:
         """The extract layer's map of ``(N, 1, S, S)`` images, ``(N, C, rows, columns)``."""

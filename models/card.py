@@ -173,6 +173,19 @@ class DataInfo:
             extra=read.extra(),
         )
 
+    @property
+    def pooled(self) -> tuple[Mapping[str, Any], ...]:
+        """The sources pooled into the training split (``python -m models.train --pool``), if any."""
+        return tuple(self.extra.get("pooled") or ())
+
+    @property
+    def trained_on(self) -> str:
+        """What the model learnt from, in words: the source, and each pooled source with its windows."""
+        if not self.pooled:
+            return self.source
+        others = ", ".join(f"{entry['source']} ({entry['samples']:,} windows)" for entry in self.pooled)
+        return f"{self.source}, with the same training period of {others} pooled in"
+
     def to_json(self) -> dict[str, Any]:
         fields = {key: getattr(self, key) for key in ("source", "layout", "interval", "first", "last")}
         return _written({**fields, "synthetic": self.synthetic, "samples": self.samples}, self.extra)

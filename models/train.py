@@ -4,6 +4,7 @@ Examples::
 
     python -m models.train --task nifty --data demo:NIFTY-DEMO --out checkpoints/nifty
     python -m models.train --task ticker --data demo:ACME --out checkpoints/acme
+    python -m models.train --task ticker --data demo:ACME --pool demo:GLOBEX,demo:WAYNE --out checkpoints/pooled
     python -m models.train --task ticker --data prices.csv --image gadf --epochs 20 --out my-model
     python -m models.train --task ticker --data demo:GLOBEX --init-from models/shipped/ticker --epochs 3 --out tuned
 
@@ -31,7 +32,7 @@ from data.timestamps import DATE_ORDERS
 from models.architectures import IMAGES, STEMS, ModelSpec
 from models.tasks import TASK_NAMES, TASKS, task_named
 
-DEFAULTS = {"epochs": 30, "batch_size": 64, "patience": 5, "seed": 0}
+DEFAULTS = {"batch_size": 64, "patience": 5, "seed": 0}  # epochs: the task's default_epochs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--task", required=True, choices=TASK_NAMES, help="nifty: up/down day classifier; ticker: next-hour regressor"
     )
     parser.add_argument("--data", required=True, help="demo:SYMBOL, a CSV/Parquet path, or a Yahoo ticker")
+    parser.add_argument(
+        "--pool",
+        help="comma-separated sources of the same kind whose windows up to the end of --data's training "
+        "split are added to the training split (validation and test stay --data's own)",
+    )
     all_archs = sorted({arch for task in TASKS.values() for arch in task.archs})
     parser.add_argument("--arch", choices=all_archs, help="default: resnet18 (nifty), cnn-lstm-resnet18 (ticker)")
     parser.add_argument("--image", choices=IMAGES, help="default: gadf (nifty), candlestick (ticker)")
@@ -57,13 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="classifiers: small (3x3 stride 1, no max-pool: 8x8 Grad-CAM cells at 64 px; default) or imagenet "
         "(torchvision's, for --imagenet-weights with --width 64)",
     )
-    parser.add_argument("--width", type=int, help="base channel width of the trunk (default 16)")
-    parser.add_argument("--epochs", type=int, default=DEFAULTS["epochs"], help="at most this many epochs (default 30)")
+    parser.add_argument("--width", type=int, help="base channel width of the trunk (default 16; ticker 8)")
+    parser.add_argument("--epochs", type=int, help="at most this many epochs (default 30; ticker 7)")
     parser.add_argument(
         "--patience", type=int, default=DEFAULTS["patience"], help="early-stopping patience (default 5)"
     )
     parser.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], help="default 64")
-    parser.add_argument("--lr", type=float, help="Adam learning rate (default 0.003 ticker, 0.001 nifty)")
+    parser.add_argument("--lr", type=float, help="Adam learning rate (default 0.001)")
     parser.add_argument("--weight-decay", type=float, help="AdamW weight decay (default 0.05 nifty, 0 ticker)")
     parser.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="default 0")
     parser.add_argument("--half", action="store_true", help="store the weights in float16 (half the size)")
@@ -111,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             given = {name: value for name, value in overrides.items() if value is not None}
             spec = dataclasses.replace(fine_tune_spec(args.init_from, args.task), **given)
         config = TrainConfig(
-            epochs=args.epochs,
+            epochs=task_named(args.task).default_epochs if args.epochs is None else args.epochs,
             batch_size=args.batch_size,
             lr=args.lr,
             weight_decay=args.weight_decay,
@@ -120,6 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             half=args.half,
         )
         samples = load_samples(spec, args.data, date_order=args.date_order)
+        if args.pool:
+            pooled = [source.strip() for source in args.pool.split(",")]
+            if not all(pooled) or len(set(pooled)) != len(pooled):
+                raise ValueError(f"--pool must list distinct sources separated by commas, got {args.pool!r}")
+            samples = samples.pooled_with([load_samples(spec, source, date_order=args.date_order) for source in pooled])
         prepare = None
         if args.imagenet_weights is not None:
             prepare = partial(_load_imagenet, path=args.imagenet_weights)

@@ -159,10 +159,10 @@ def device() -> torch.device:
 
 
 def training_loss(
-    spec: ModelSpec, output: torch.Tensor, target: torch.Tensor, inputs: Sequence[torch.Tensor]
+    spec: ModelSpec, model: nn.Module, inputs: Sequence[torch.Tensor], target: torch.Tensor
 ) -> torch.Tensor:
-    """The loss ``spec``'s task minimises, for the model's ``output`` on ``inputs``."""
-    return task_named(spec.task).training_loss(output, target, inputs)
+    """The loss ``spec``'s task minimises, for ``model`` on ``inputs``."""
+    return task_named(spec.task).training_loss(model, inputs, target)
 
 
 def predict(model: nn.Module, samples: TaskSamples, indices: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -219,9 +219,16 @@ def new_checkpoint_folder(task: str) -> Path:
 
 
 def cli_command(
-    spec: ModelSpec, source: str, config: TrainConfig, out: str | Path, *, init_from: str | Path | None = None
+    spec: ModelSpec,
+    source: str,
+    config: TrainConfig,
+    out: str | Path,
+    *,
+    init_from: str | Path | None = None,
+    pool: Sequence[str] = (),
 ) -> str:
-    """The ``python -m models.train`` command line that trains ``spec`` on ``source`` as ``config`` says.
+    """The ``python -m models.train`` command line that trains ``spec`` on ``source`` (with ``pool``
+    pooled into its training split) as ``config`` says.
 
     Recorded in the card of a model trained elsewhere (the dashboard) so that it can be rerun.
 
@@ -236,6 +243,8 @@ def cli_command(
             f"{TRAIN_COMMAND} cannot build {spec}: only arch, image, image size, stem and width can be chosen"
         )
     argv = [TRAIN_COMMAND, "--task", spec.task, "--data", source]
+    if pool:
+        argv += ["--pool", ",".join(pool)]
     if init_from is not None:
         argv += ["--init-from", str(init_from)]
     argv += ["--arch", spec.arch, "--image", spec.image, "--image-size", str(spec.image_size)]
@@ -385,7 +394,7 @@ def _train(
                 inputs, target = samples.batch(order[start : start + config.batch_size])
                 optimiser.zero_grad()
                 inputs = [tensor.to(where) for tensor in inputs]
-                loss = task.training_loss(model(*inputs), target.to(where), inputs)
+                loss = task.training_loss(model, inputs, target.to(where))
                 loss.backward()
                 optimiser.step()
                 losses.append(loss.item())

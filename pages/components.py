@@ -116,7 +116,7 @@ def offer_training_on(loaded: LoadedCheckpoint, data: LoadedBars, task: str, *, 
     source = data.source if upload_key is None else _kept_upload(upload_key, data)  # read back by name
     with st.container(key="demo_model_on_real_data"):
         st.warning(
-            f"This model was trained on the synthetic demo market ({loaded.card.data.source}), not on real prices: "
+            f"This model was trained on the synthetic demo market ({loaded.card.data.trained_on}), not on real prices: "
             "its forecast and maps for this data say what a model of the demo would see here."
         )
         # a plain link to the Train page's URL with its parameters: it works however this page was opened

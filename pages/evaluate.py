@@ -138,7 +138,8 @@ except ValueError as error:  # CheckpointError and DataError are ValueErrors wit
     st.error(f"{error}")
     st.stop()
 st.caption(
-    f"{loaded.spec.arch}, {loaded.spec.image} {loaded.spec.image_size} px, trained on {source}: "
+    f"{loaded.spec.arch}, {loaded.spec.image} {loaded.spec.image_size} px, "
+    f"trained on {loaded.card.data.trained_on}; tested on {source}: "
     f"{span.samples:,} samples from {span.first:%Y-%m-%d} to {span.last:%Y-%m-%d}"
 )
 if loaded.card.data.synthetic:

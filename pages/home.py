@@ -46,7 +46,7 @@ for task, title in ((task.name, task.title) for task in TASKS.values()):
     except CheckpointError as error:
         st.error(f"{title}: {error}")
         continue
-    text = f"**{title}** ({card.arch}, {card.image} {card.image_size} px, trained on {card.data.source})"
+    text = f"**{title}** ({card.arch}, {card.image} {card.image_size} px, trained on {card.data.trained_on})"
     verdict = card.metrics.verdict
     if verdict is None:
         st.warning(f"{text}  \nThis card has no test metrics yet (status: {card.status or 'unknown'}).")

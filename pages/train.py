@@ -72,10 +72,13 @@ def loss_figure(history: list[dict], task: Task, synthetic: bool) -> go.Figure:
     return figure
 
 
-def run_training(task, spec, loaded, source, init_from, config) -> dict:
+def run_training(task, spec, loaded, source, init_from, config, pool=()) -> dict:
     """Train with a live progress bar and loss chart; the checkpoint goes to a new cache folder."""
     with st.spinner("Cutting the samples and drawing the images (the first GADF of a new server takes ≈ 25 s)…"):
         samples = samples_from_bars(spec, loaded)
+        if pool:
+            interval = task_named(task).interval
+            samples = samples.pooled_with([samples_from_bars(spec, load_named(name, interval)) for name in pool])
     folder = new_checkpoint_folder(task)
     bar, chart, history = st.progress(0.0, text="Starting…"), st.empty(), []
 
@@ -89,7 +92,7 @@ def run_training(task, spec, loaded, source, init_from, config) -> dict:
 
     finished = False
     try:
-        command = cli_command(spec, source, config, folder, init_from=init_from)
+        command = cli_command(spec, source, config, folder, init_from=init_from, pool=pool)
         card = train(
             spec, samples, config, folder, command=command, progress=False, init_from=init_from,
             on_batch=on_batch, on_epoch=on_epoch,
@@ -135,6 +138,7 @@ def show_result(result: dict, *, chart: bool) -> None:
         + f"Best epoch {training.best_epoch} of {training.epochs} · {card.split.test} test samples · "
         f"data {data.source} {data.first[:10]} → {data.last[:10]}"
         + (" (synthetic)" if data.synthetic else "")
+        + (f" · training pooled with {', '.join(entry['source'] for entry in data.pooled)}" if data.pooled else "")
         + f" · saved in `{folder}`"
     )
     if active_checkpoint(task) == folder:
@@ -166,7 +170,16 @@ from_demo = kind != UPLOAD  # a named source, like a demo symbol, is read by nam
 start = st.radio("Start", [SCRATCH, FINE_TUNE], horizontal=True, key="start")
 try:
     if kind == DEMO:
-        source = "demo:" + st.selectbox("Demo symbol (synthetic)", task_named(task).demo_symbols, key=f"demo_{task}")
+        symbols = task_named(task).demo_symbols
+        source = "demo:" + st.selectbox("Demo symbol (synthetic)", symbols, key=f"demo_{task}")
+        pool = tuple(
+            "demo:" + symbol
+            for symbol in st.multiselect(
+                "Pool the same training period of (the shipped ticker model pools all four; ≈ 5× the time)",
+                [symbol for symbol in symbols if "demo:" + symbol != source],
+                key=f"pool_{task}",
+            )
+        )
         st.info(SYNTHETIC_LABEL)
         upload = None
     elif kind == NAMED:
@@ -175,12 +188,12 @@ try:
             key="named_source",
             placeholder=task_named(task).yahoo_example,
         ).strip()
-        upload = None
+        upload, pool = None, ()
         if not source:
             st.info("Type a ticker, e.g. " + task_named(task).yahoo_example + ", or follow a page's offer to train.")
     else:
         upload = st.file_uploader("CSV or Parquet of OHLC(V) bars", type=["csv", "txt", "parquet"], key="upload")
-        source = upload.name if upload is not None else ""
+        source, pool = (upload.name if upload is not None else ""), ()
     if start == FINE_TUNE:
         init_from = active
         spec = fine_tune_spec(active, task)
@@ -214,7 +227,7 @@ if st.button("Start training", type="primary", key="start_training", disabled=no
         else:  # kept under its content's digest, so What if and Evaluate can read it again
             loaded = store_upload(load_upload(upload.getvalue(), upload.name, interval))
             source = loaded.source
-        st.session_state[RESULT_KEY] = run_training(task, spec, loaded, source, init_from, config)
+        st.session_state[RESULT_KEY] = run_training(task, spec, loaded, source, init_from, config, pool)
         show_result(st.session_state[RESULT_KEY], chart=False)
     except (DataError, ValueError) as error:  # CheckpointError is a ValueError
         st.error(f"{error}")

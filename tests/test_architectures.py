@@ -190,3 +190,28 @@ def test_imagenet_file_carrying_code_is_refused_without_running_it(tmp_path):
     with pytest.raises(ValueError, match=r"evil.pth: not a readable plain state dict \(UnpicklingError"):
         build_model(ModelSpec.default("nifty", stem="imagenet", width=64)).load_imagenet_weights(path)
     assert not marker.exists()
+
+
+def test_the_regressor_forecast_is_its_three_parts_and_its_loss_is_in_volatility_units():
+    from models.architectures import LOG10_SCALE, window_volatility
+    from models.tasks import task_named
+
+    generator = torch.Generator().manual_seed(3)
+    model = build_model(small_regressor_spec()).double().eval()
+    for layer in (model.image_head, model.sequence_head[-1], model.autoregression):
+        with torch.no_grad():
+            layer.weight.copy_(torch.randn(layer.weight.shape, generator=generator, dtype=torch.float64))
+    image = torch.randn(6, 1, 64, 64, generator=generator, dtype=torch.float64)
+    closes = 2 + torch.cumsum(1e-3 * torch.randn(6, 50, generator=generator, dtype=torch.float64), dim=1)
+    target = closes[:, -1] + 2e-3 * torch.randn(6, generator=generator, dtype=torch.float64)
+    parts = model.change_parts(image, closes)
+    volatility = window_volatility(closes)
+    whole = parts.autoregression + volatility * (parts.chart + parts.sequence)
+    torch.testing.assert_close(model.predicted_change(image, closes), whole, rtol=0, atol=0)
+    torch.testing.assert_close(parts.chart, model.chart_part(image), rtol=0, atol=0)
+    assert all(part.abs().min() > 0 for part in parts)  # each part moves the forecast
+
+    move = (target - closes[:, -1]) * LOG10_SCALE
+    expected = (((whole - move) / volatility) ** 2).mean()
+    loss = task_named("ticker").training_loss(model, (image, closes), target)
+    torch.testing.assert_close(loss, expected, rtol=1e-12, atol=0)

@@ -188,6 +188,29 @@ def test_an_uploaded_file_trains_the_regressor_and_is_not_called_synthetic(isola
     assert any(f"hourly forecasts of {stored}," in caption.value for caption in what_if.caption)
 
 
+def test_pooling_demo_tickers_trains_on_their_training_period_and_the_card_says_so(isolated_cache):
+    app = train_page()
+    app.radio(key="task").set_value(TICKER_LABEL).run()
+    no_errors(app)
+    pool = app.multiselect(key="pool_ticker")
+    assert pool.options == ["GLOBEX", "INITECH", "UMBRELLA", "WAYNE"]  # every demo ticker but the one trained on
+    assert pool.value == []
+    pool.set_value(["GLOBEX"])
+    small_model(app, "ticker", arch="cnn-lstm-resnet18", image="candlestick", size=64)
+    app.button(key="start_training").click().run()
+    no_errors(app)
+    card = app.session_state[RESULT_KEY]["card"]
+    pooled = card.data.pooled
+    assert [entry["source"] for entry in pooled] == ["demo:GLOBEX"]
+    # GLOBEX up to ACME's last training window: as many windows as ACME's training split (one calendar)
+    assert pooled[0]["samples"] == card.split.train
+    assert " --data demo:ACME --pool demo:GLOBEX " in card.command
+    assert card.data.trained_on == (
+        f"demo:ACME, with the same training period of demo:GLOBEX ({card.split.train:,} windows) pooled in"
+    )
+    assert any("training pooled with demo:GLOBEX" in caption.value for caption in app.caption)
+
+
 def test_a_file_too_short_to_split_is_a_message():
     short = demo_bars("ACME", "60m").bars.iloc[:120].to_csv().encode()
     app = train_page()

@@ -44,6 +44,10 @@ def test_home_page_names_the_demo_market_as_synthetic_and_shows_the_models_verdi
         metrics = read_card(SHIPPED[task]).to_json()["metrics"]
         shown = verdicts["success" if metrics["beats_baseline"] else "warning"]
         assert any(metrics["verdict"] in text for text in shown), verdicts
+    # what each model learnt from: the ticker's training split pooled the other demo tickers
+    ticker_text = next(text for text in verdicts["success"] + verdicts["warning"] if "Ticker regressor" in text)
+    assert "trained on demo:ACME, with the same training period of demo:GLOBEX (5,868 windows)" in ticker_text
+    assert "demo:WAYNE (5,868 windows) pooled in" in ticker_text
     # and a table per model: the model, then every baseline with its paired comparison
     tables = [frame.value for frame in app.dataframe]
     assert len(tables) == len(SHIPPED)

@@ -79,6 +79,8 @@ class Task(abc.ABC):
         split_fractions: train / validation / test shares of the chronological split.
         purge_samples: samples dropped at each split boundary (windows that overlap the next part).
         default_lr, default_weight_decay: the optimiser's defaults.
+        default_epochs: the most epochs a default training run takes (early stopping may end it sooner).
+        default_width: the trunk's base channel width unless chosen (``ModelSpec.width``).
         train_loss_name, validation_name, loss_description: the training loss and validation figure, in words.
         demo_symbols: the demo market's symbols it is trained and shown on; yahoo_example: a ticker to suggest.
         is_regression: the model forecasts a number (and alerts on a threshold), not a class.
@@ -102,6 +104,8 @@ class Task(abc.ABC):
     split_fractions: ClassVar[tuple[float, float, float]]
     default_lr: ClassVar[float]
     default_weight_decay: ClassVar[float]
+    default_epochs: ClassVar[int] = 30
+    default_width: ClassVar[int] = 16
     train_loss_name: ClassVar[str]
     validation_name: ClassVar[str]
     loss_description: ClassVar[str]
@@ -229,8 +233,8 @@ class Task(abc.ABC):
     # --- training and the card -------------------------------------------------------------
 
     @abc.abstractmethod
-    def training_loss(self, output: torch.Tensor, target: torch.Tensor, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """The loss minimised in training, from the model's output for ``inputs`` and the targets."""
+    def training_loss(self, model: nn.Module, inputs: Sequence[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+        """The loss minimised in training: ``model`` run on ``inputs``, against the targets."""
 
     @abc.abstractmethod
     def validation_figure(self, predicted: np.ndarray, truth: np.ndarray) -> float:

@@ -202,8 +202,8 @@ class UpDayTask(Task):
 
     # --- training and the card
 
-    def training_loss(self, output: torch.Tensor, target: torch.Tensor, inputs: Sequence[torch.Tensor]) -> torch.Tensor:
-        return nn.functional.cross_entropy(output, target)
+    def training_loss(self, model: nn.Module, inputs: Sequence[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(model(*inputs), target)
 
     def validation_figure(self, predicted: np.ndarray, truth: np.ndarray) -> float:
         """Cross-entropy of P(up) against the labels."""
