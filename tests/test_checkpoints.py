@@ -331,9 +331,9 @@ def test_unreadable_bytes_are_reported_as_corrupted(ticker_checkpoint, tmp_path,
     assert not marker.exists()
 
 
-#: The first storage reference in the shipped regressor's pickle: ... 'cpu' q\x06 K\x90 t q\x07 Q (BINPERSID;
-#: the stem's 16 × 1 × 3 × 3 = 144 values, a BININT1).
-FIRST_STORAGE = b"K\x90tq\x07Q"
+#: The first storage reference in the shipped regressor's pickle: ... 'cpu' q\x06 K H t q\x07 Q (BINPERSID;
+#: the stem's 8 × 1 × 3 × 3 = 72 values, a BININT1).
+FIRST_STORAGE = b"KHtq\x07Q"
 
 
 def shipped_weights_with(offset: int, value: int) -> bytes:

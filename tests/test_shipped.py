@@ -9,7 +9,7 @@ import pytest
 
 from bench.maps_figures import blank_maps
 from models.checkpoints import read_card
-from models.datasets import load_samples
+from models.datasets import card_samples, load_samples
 from models.registry import SHIPPED, load_shipped
 from models.training import evaluate
 
@@ -19,7 +19,10 @@ EXPECTED_COMMANDS = {
     "nifty-rest": (
         "python -m models.train --task nifty-rest --data demo:NIFTY-DEMO --half --out models/shipped/nifty-rest --quiet"
     ),
-    "ticker": "python -m models.train --task ticker --data demo:ACME --half --out models/shipped/ticker --quiet",
+    "ticker": (
+        "python -m models.train --task ticker --data demo:ACME "
+        "--pool demo:GLOBEX,demo:INITECH,demo:UMBRELLA,demo:WAYNE --half --out models/shipped/ticker --quiet"
+    ),
 }
 #: Grad-CAM's cells at least: 8 × 8 over the first hour (7.5 minutes a cell); 12 columns over 50 bars.
 LEAST_GRADCAM_CELLS = {"nifty": (8, 8), "nifty-rest": (8, 8), "ticker": (1, 12)}
@@ -47,7 +50,7 @@ def test_shipped_card_is_honest_about_every_baseline(task):
     assert not loaded.model.training
     metrics = loaded.card.to_json()["metrics"]
     # re-evaluate the stored weights on the card's own data and split: the same figures
-    samples = load_samples(loaded.spec, loaded.card.data.source)
+    samples = card_samples(loaded.spec, loaded.card)  # its source, and the sources it pooled in
     assert list(samples.split.sizes()) == [loaded.card.to_json()["split"][k] for k in ("train", "validation", "test")]
     again = evaluate(loaded.model, samples)
     if loaded.task.is_regression:
