@@ -23,6 +23,9 @@ checkpoint folder's name):
   share on the planted interval, the three chances (flat map, habit, other days), the 95 %
   intervals of the excess, and ``beats_all_three``; ``available: false`` and the reason on a source
   without planted ground truth (any file) or when no evaluated window has a pattern;
+* ``forecast_parts`` — regressors on the demo market: on the test windows that end on a planted
+  pattern's bar, each part of the forecast (autoregression, chart, LSTM; thousandths of log10)
+  signed by the pattern's direction, and the chart's share — which part forecasts the pattern;
 * ``baseline`` — :func:`models.training.evaluate` on the whole test split: the strongest baseline,
   its paired comparison (statistic, value, 95 % interval, p-value, whether the model is better),
   the headline figures side by side, ``beats_baseline`` and the card's ``verdict``.
@@ -42,7 +45,14 @@ from typing import Any
 
 import numpy as np
 
-from bench.maps_figures import BATCH, NEAR_BLANK_RATIO, baseline_comparison, blank_maps, planted_localisation
+from bench.maps_figures import (
+    BATCH,
+    NEAR_BLANK_RATIO,
+    baseline_comparison,
+    blank_maps,
+    forecast_parts,
+    planted_localisation,
+)
 from data.cli import OneLineParser
 from data.errors import DataError
 from models.checkpoints import CheckpointError, LoadedCheckpoint, load_checkpoint
@@ -61,6 +71,7 @@ FIGURES = (
     "gradcam_layer_live_share",
     "dead_gradcam_layer_share",
     "localisation",
+    "forecast_parts",
     "baseline",
 )
 
@@ -162,6 +173,14 @@ def measure(name: str, loaded: LoadedCheckpoint, source: str, limit: int | None,
     )
     located = planted_localisation(loaded, source, samples, limit)
     _print_localisation(name, located)
+    parts = forecast_parts(loaded, samples, test)
+    if parts["available"]:
+        print(
+            f"[{name}] forecast parts on the {parts['windows']} test windows ending on a planted pattern, in its "
+            f"direction (thousandths of log10): autoregression {parts['autoregression']:.2f}, chart "
+            f"{parts['chart']:.2f}, LSTM {parts['sequence']:.2f} → the chart's share {parts['chart_share']:.3f}",
+            flush=True,
+        )
     compared = baseline_comparison(evaluate(loaded.model, samples), loaded.task.headline_metrics)
     _print_baseline(name, compared, loaded.task.headline_metrics)
     print(f"[{name}] {time.perf_counter() - started:.1f} s", flush=True)
@@ -174,6 +193,7 @@ def measure(name: str, loaded: LoadedCheckpoint, source: str, limit: int | None,
         "gradcam_layer_live_share": blanks.layer_live_share,
         "dead_gradcam_layer_share": blanks.dead_layer_share,
         "localisation": located,
+        "forecast_parts": parts,
         "baseline": compared,
     }
 

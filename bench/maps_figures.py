@@ -290,3 +290,45 @@ def baseline_comparison(metrics: dict[str, Any], headline: Sequence[tuple[str, s
         "beats_baseline": metrics.get("beats_baseline"),
         "verdict": metrics.get("verdict"),
     }
+
+
+def forecast_parts(loaded: LoadedCheckpoint, samples: TaskSamples, indices: np.ndarray) -> dict[str, Any]:
+    """Which part of the regressor forecasts the planted patterns: on the windows among ``indices``
+    that end on a planted pattern's bar, the mean of each part of the predicted change
+    (``CnnLstmRegressor.change_parts``: autoregression, chart, LSTM; thousandths of log10) signed
+    by the pattern's direction, so a part that forecasts the planted move is positive.
+
+    Returns:
+        ``{"available": False, "reason"}`` for a classifier, a source without planted ground truth
+        or no such window; else the windows and each part's mean, their total, and the chart's share.
+    """
+    from data.demo import planted_patterns
+    from models.architectures import window_volatility
+    from workflows.planted import demo_symbol
+
+    if not hasattr(loaded.model, "change_parts"):
+        return {"available": False, "reason": "a classifier's output has no forecast parts"}
+    try:
+        intervals = planted_intervals(samples, max_age=0)[indices]
+    except ValueError as error:
+        return {"available": False, "reason": f"no planted ground truth: {error}"}
+    ending = np.asarray(indices)[intervals[:, 0] >= 0]
+    if ending.size == 0:
+        return {"available": False, "reason": "no window ends on a planted pattern's bar"}
+    patterns = planted_patterns(demo_symbol(samples))
+    signs = dict(zip(pd.DatetimeIndex(patterns["pattern_hour"]), patterns["expected_sign"], strict=True))
+    sign = torch.tensor([float(signs[time]) for time in samples.times[ending]])
+    (image, closes), _ = samples.batch(ending)
+    model = loaded.model
+    with torch.no_grad():
+        parts = model.change_parts(image, closes)
+        volatility = window_volatility(closes)
+    signed = {
+        "autoregression": parts.autoregression,
+        "chart": volatility * parts.chart,
+        "sequence": volatility * parts.sequence,
+    }
+    means = {name: float((sign * value).mean()) for name, value in signed.items()}
+    total = sum(means.values())
+    share = means["chart"] / total
+    return {"available": True, "windows": int(ending.size), **means, "total": total, "chart_share": share}

@@ -23,7 +23,7 @@ import torch
 
 import bench.maps
 from bench.maps import FIGURES, main
-from bench.maps_figures import NEAR_BLANK_RATIO, _test_days, baseline_comparison, blank_maps
+from bench.maps_figures import NEAR_BLANK_RATIO, _test_days, baseline_comparison, blank_maps, forecast_parts
 from data.settings import CACHE_ENV_VAR
 from data.sources import load_source
 from models.datasets import load_samples
@@ -169,6 +169,38 @@ def test_the_baseline_figures_are_the_metrics_read_back(shipped_run, shipped):
     assert compared["verdict"] == stored["verdict"]
     for key, figure in compared["headline"].items():
         assert figure["model"] == stored["model"][key]
+
+
+def test_forecast_parts_add_up_to_the_forecast_on_the_planted_windows(shipped):
+    from data.demo import planted_patterns
+    from workflows.planted import planted_intervals
+
+    loaded, samples = shipped
+    test = samples.indices("test")
+    parts = forecast_parts(loaded, samples, test)
+    ending = test[planted_intervals(samples, max_age=0)[test][:, 0] >= 0]
+    assert parts["available"]
+    assert parts["windows"] == ending.size == 32
+    # the planted direction of each window, and the whole predicted change signed by it
+    planted = planted_patterns("ACME")
+    signs = dict(zip(planted["pattern_hour"], planted["expected_sign"], strict=True))
+    sign = np.array([signs[time] for time in samples.times[ending]], dtype=np.float64)
+    (image, closes), _ = samples.batch(ending)
+    with torch.no_grad():
+        change = loaded.model.predicted_change(image, closes).double().numpy()
+    assert parts["total"] == pytest.approx(float(np.mean(sign * change)), rel=1e-5)
+    assert parts["autoregression"] + parts["chart"] + parts["sequence"] == pytest.approx(parts["total"], rel=1e-12)
+    assert parts["chart_share"] == pytest.approx(parts["chart"] / parts["total"])
+    # what the shipped model does (docs/models.md): the LSTM, not the chart, forecasts the breakouts
+    assert parts["sequence"] > 2 * parts["autoregression"] > 0
+    assert abs(parts["chart_share"]) < 0.05
+    # a window range without a planted pattern, and a classifier, have no parts to show
+    quiet = test[planted_intervals(samples, max_age=0)[test][:, 0] < 0][:5]
+    assert forecast_parts(loaded, samples, quiet) == {
+        "available": False,
+        "reason": "no window ends on a planted pattern's bar",
+    }
+    assert forecast_parts(load_shipped("nifty"), samples, test)["available"] is False
 
 
 def test_the_baseline_reader_takes_old_and_new_metrics():
