@@ -128,14 +128,14 @@ class Baseline(abc.ABC):
     def predict(self, windows: np.ndarray) -> np.ndarray:
         """``(B,)`` float64: P(up) for a classifier's windows, the next log10 close for a regressor's."""
 
-    @abc.abstractmethod
     def params(self) -> dict[str, Any]:
-        """The fitted parameters, JSON-ready."""
+        """The fitted parameters, JSON-ready (none for a rule with nothing fitted)."""
+        return {}
 
     @classmethod
-    @abc.abstractmethod
     def from_params(cls, params: Mapping[str, Any]) -> Baseline:
-        """The inverse of :meth:`params`."""
+        """The inverse of :meth:`params` (a rule with nothing fitted takes none)."""
+        return cls()
 
     def describe(self) -> str:
         """The rule with its fitted parameters, in words (for a card or a caption)."""
@@ -192,13 +192,6 @@ class FirstHourDirection(Baseline):
         windows = np.asarray(windows, dtype=np.float64)
         return (windows[:, -1, 3] > windows[:, 0, 0]).astype(np.float64)
 
-    def params(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> Baseline:
-        return cls()
-
 
 class FirstHourLogistic(Baseline):
     """Logistic regression (scikit-learn, L2, standardised inputs) on :func:`first_hour_features`."""
@@ -252,13 +245,6 @@ class Persistence(Baseline):
 
     def predict(self, windows: np.ndarray) -> np.ndarray:
         return np.asarray(windows, dtype=np.float64)[:, -1].copy()
-
-    def params(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> Baseline:
-        return cls()
 
 
 class MeanMove(Baseline):
