@@ -5,7 +5,7 @@ set here and nowhere else: torch's thread count (one per op by default — under
 two threads per op on two cores measured 3.3 s per explanation against 0.10 s with one;
 ``$CHART_XAI_TORCH_THREADS`` overrides). No package sets a process-wide switch as a side effect
 of being imported; a known library warning is silenced only around the call that raises it.
-Pages live in ``pages/``.
+Pages live in ``pages/``, listed in :data:`pages.ui.navigation.APP_PAGES`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import streamlit as st
 import torch
 
 from data.settings import TORCH_THREADS_ENV_VAR
+from pages.ui.navigation import run_app
 
 
 @st.cache_resource(show_spinner=False)
@@ -30,15 +31,4 @@ def configure_process() -> int:
 st.set_page_config(page_title="Chart XAI", page_icon="📈", layout="wide")
 configure_process()
 
-navigation = st.navigation(
-    [
-        st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-        st.Page("pages/ticker.py", title="Ticker", icon="📈", url_path="ticker"),
-        st.Page("pages/nifty_day.py", title="NIFTY day", icon="🗓️", url_path="nifty"),
-        st.Page("pages/what_if.py", title="What if", icon="🎚️", url_path="what-if"),
-        st.Page("pages/evaluate.py", title="Evaluate", icon="🧪", url_path="evaluate"),
-        st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
-        st.Page("pages/data_explorer.py", title="Data", icon="🗂️", url_path="data"),
-    ]
-)
-navigation.run()
+run_app()

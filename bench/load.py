@@ -105,7 +105,7 @@ def run_async(coroutine: Awaitable[T]) -> T:
 
 #: The query parameter that holds a page's day or window end.
 WHEN_PARAM = {"nifty": "day", "ticker": "end"}
-#: The keyed charts of the comparison panel (``pages/components.py``).
+#: The keyed charts of the comparison panel (``pages/ui/components.py``).
 CHARTS = ("comparison_chart", "time_chart")
 LABELS = {key: METHODS[key].label for key in ALL_METHODS}
 #: Interactions and their weights, per page.

@@ -52,6 +52,7 @@ class LoadedBars:
         notes: what was repaired and how (sorting, filled volume ...).
         cache_age: age of the cached copy when one was served, else ``None``.
         stale_reason: why a cached copy was served instead of fresh data.
+        file_name: the uploaded file's name, for an upload kept in the cache (``upload:<digest>``).
     """
 
     bars: pd.DataFrame
@@ -65,6 +66,7 @@ class LoadedBars:
     notes: tuple[str, ...] = ()
     cache_age: dt.timedelta | None = None
     stale_reason: str | None = None
+    file_name: str | None = None
 
     @property
     def rejected_rows(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 
 import pandas as pd
@@ -27,15 +28,25 @@ def store_upload(loaded: LoadedBars) -> LoadedBars:
 
     Returns:
         ``loaded`` with ``source = "upload:<32 hex digits>"`` — the first 128 bits of the SHA-256
-        of the bars — and a note naming the original file.
+        of the bars —, ``file_name`` its former source (the file's name) and a note naming it.
     """
     digest = hashlib.sha256(pd.util.hash_pandas_object(loaded.bars, index=True).to_numpy().tobytes()).hexdigest()[:32]
     path = cache_path("uploads", f"{digest}.parquet")
     if read_frame(path) is None:
-        metadata = {"name": loaded.source, "layout": loaded.layout, "timezone": loaded.timezone or ""}
+        metadata = {
+            "name": loaded.source,
+            "layout": loaded.layout,
+            "timezone": loaded.timezone or "",
+            # the reading report travels with the bars: what was rejected or repaired, and why
+            "rejected": json.dumps(loaded.rejected),
+            "rejected_examples": json.dumps(loaded.rejected_examples),
+            "notes": json.dumps(list(loaded.notes)),
+        }
         write_frame(path, loaded.bars, metadata)
     source = UPLOAD_PREFIX + digest
-    return dataclasses.replace(loaded, source=source, notes=(*loaded.notes, _kept_note(loaded.source, source)))
+    return dataclasses.replace(
+        loaded, source=source, file_name=loaded.source, notes=(*loaded.notes, _kept_note(loaded.source, source))
+    )
 
 
 def _kept_note(name: str, source: str) -> str:
@@ -54,7 +65,8 @@ def load_upload_source(source: str) -> LoadedBars:
     stored = read_frame(cache_path("uploads", f"{digest}.parquet"))
     if stored is None:
         raise DataError(
-            f"the uploaded data {source} is no longer in the cache folder; upload the file again on the Train page"
+            f"the uploaded data {source} is not in this server's cache folder (a link from another server, or a "
+            "cleared cache): upload the file again"
         )
     bars, metadata = stored
     return LoadedBars(
@@ -63,8 +75,20 @@ def load_upload_source(source: str) -> LoadedBars:
         layout=metadata.get("layout", "upload"),
         interval=infer_interval(bars.index) if len(bars) > 1 else "unknown",
         timezone=metadata.get("timezone") or None,
-        notes=(_kept_note(metadata.get("name", "?"), source),),
+        rejected=_json(metadata, "rejected", {}),
+        rejected_examples=_json(metadata, "rejected_examples", {}),
+        notes=(*_json(metadata, "notes", []), _kept_note(metadata.get("name", "?"), source)),
+        file_name=metadata.get("name") or None,
     )
+
+
+def _json(metadata: dict[str, str], key: str, empty: dict | list) -> dict | list:
+    """A JSON field of the stored metadata; ``empty`` when absent or unreadable (an older upload)."""
+    try:
+        value = json.loads(metadata.get(key, ""))
+    except ValueError:
+        return empty
+    return value if isinstance(value, type(empty)) else empty
 
 
 def is_upload_source(source: str) -> bool:

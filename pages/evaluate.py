@@ -12,7 +12,9 @@ import streamlit as st
 
 from data.settings import SYNTHETIC_LABEL
 from models.datasets import TaskSamples, load_samples
-from pages.shared import active_checkpoint, active_model, cached_model
+from pages.ui.navigation import ensure_app_navigation
+from pages.ui.shared import active_checkpoint, active_model, cached_model
+from pages.ui.sources import source_label, trained_on_label
 from workflows.range_evaluation import (
     DateSpan,
     RangeEvaluation,
@@ -22,6 +24,8 @@ from workflows.range_evaluation import (
 from workflows.range_figures import agreement_figure, bands_figure, faithfulness_figure, sanity_figure
 from xai import ALL_METHODS, METHODS
 from xai.sanity import UNCHANGED_CORRELATION
+
+ensure_app_navigation()  # first: a deep link on a fresh server goes through app.py
 
 TASKS = {"NIFTY-day classifier": "nifty", "NIFTY rest-of-day classifier": "nifty-rest", "Ticker regressor": "ticker"}
 DIRECTIONS = {"what pushes the forecast up": 1, "what pushes it down": -1}
@@ -90,7 +94,11 @@ def show_results(result: RangeEvaluation) -> None:
     st.markdown(f"#### Which {result.unit}s matter, for up and for down predictions")
     st.plotly_chart(bands_figure(result), key="bands_chart")
     st.dataframe(result.peak_table)
-    st.caption(f"Middle-third share: a flat profile scores 1/3 · 95 % intervals{synthetic_note}")
+    st.caption(
+        f"Middle-third share: a flat profile scores 1/3 · 95 % intervals{synthetic_note} · samples: the "
+        f"{len(result.indices)} explained, less the maps that are all zero there (they point nowhere, so they "
+        "are left out of the profile — a method with fewer samples was blank on the rest)"
+    )
 
     st.markdown("#### Sanity check: do the maps change when the model is destroyed?")
     st.plotly_chart(sanity_figure(result), key="sanity_chart")
@@ -139,7 +147,7 @@ except ValueError as error:  # CheckpointError and DataError are ValueErrors wit
     st.stop()
 st.caption(
     f"{loaded.spec.arch}, {loaded.spec.image} {loaded.spec.image_size} px, "
-    f"trained on {loaded.card.data.trained_on}; tested on {source}: "
+    f"trained on {trained_on_label(loaded.card)}; tested on {source_label(source)}: "
     f"{span.samples:,} samples from {span.first:%Y-%m-%d} to {span.last:%Y-%m-%d}"
 )
 if loaded.card.data.synthetic:

@@ -11,6 +11,10 @@ from models.card import ModelCard
 from models.checkpoints import CheckpointError, read_card
 from models.registry import SHIPPED
 from models.tasks import TASKS
+from pages.ui.navigation import ensure_app_navigation
+from pages.ui.sources import trained_on_label
+
+ensure_app_navigation()  # first: a deep link on a fresh server goes through app.py
 
 
 @st.cache_data(show_spinner=False)
@@ -46,7 +50,7 @@ for task, title in ((task.name, task.title) for task in TASKS.values()):
     except CheckpointError as error:
         st.error(f"{title}: {error}")
         continue
-    text = f"**{title}** ({card.arch}, {card.image} {card.image_size} px, trained on {card.data.trained_on})"
+    text = f"**{title}** ({card.arch}, {card.image} {card.image_size} px, trained on {trained_on_label(card)})"
     verdict = card.metrics.verdict
     if verdict is None:
         st.warning(f"{text}  \nThis card has no test metrics yet (status: {card.status or 'unknown'}).")
@@ -55,6 +59,6 @@ for task, title in ((task.name, task.title) for task in TASKS.values()):
         st.dataframe(baseline_table(card), hide_index=True, width="stretch")
 st.subheader("Pages")
 st.page_link("pages/ticker.py", label="Ticker: a 50-hour window, the forecast, the alert and why", icon="📈")
-st.page_link("pages/nifty_day.py", label="NIFTY day: the first hour, up or down, and why", icon="🗓️")
-st.page_link("pages/what_if.py", label="What if: alerts and decisions at another threshold", icon="🎚️")
-st.page_link("pages/data_explorer.py", label="Data: sources, windows and the images a model sees", icon="🗂️")
+st.page_link("pages/nifty.py", label="NIFTY day: the first hour, up or down, and why", icon="🗓️")
+st.page_link("pages/what-if.py", label="What if: alerts and decisions at another threshold", icon="🎚️")
+st.page_link("pages/data.py", label="Data: sources, windows and the images a model sees", icon="🗂️")

@@ -11,9 +11,14 @@ from data.images.display import gadf_figure
 from data.settings import TICKER_WINDOW_BARS
 from data.views import count_ticker_windows, ticker_window_view
 from models.checkpoints import LoadedCheckpoint
-from pages.components import offer_training_on, panel_settings, show_baseline_calls, show_comparison
-from pages.shared import pick_model, pick_source
+from pages.ui.components import offer_training_on, panel_settings, show_baseline_calls, show_comparison
+from pages.ui.navigation import ensure_app_navigation
+from pages.ui.shared import pick_model, position_source_changed
+from pages.ui.sources import pick_source
+from pages.ui.splits import show_split_mark
 from workflows.window import WindowExplanation, explain_window
+
+ensure_app_navigation()  # first: a deep link on a fresh server goes through app.py
 
 TASK = "ticker"
 DIRECTIONS = {
@@ -84,9 +89,10 @@ if n_windows < 1:
     st.stop()
 
 ends = choice.loaded.bars.index[TICKER_WINDOW_BARS - 1 :]
-if "ticker_window" not in st.session_state or st.session_state["ticker_window"] >= n_windows:
-    start = n_windows - 1
-    linked_end = st.query_params.get("end")
+new_data = position_source_changed("ticker_window", choice.source)
+if new_data or "ticker_window" not in st.session_state or st.session_state["ticker_window"] >= n_windows:
+    start = n_windows - 1  # new data opens on its newest window
+    linked_end = None if new_data else st.query_params.get("end")  # after a switch, the URL's end was the old data's
     if linked_end:
         try:
             asked = pd.Timestamp(linked_end)
@@ -147,7 +153,7 @@ with st.container(key="prediction"):
     columns = st.columns(4)
     columns[0].metric(f"Forecast close after {end:%Y-%m-%d %H:%M}", f"{close:,.2f}", f"{change:+.2f} %")
     if pd.isna(view.outcome["target_close"]):
-        columns[1].metric("Actual next close", "not known yet")
+        columns[1].metric("Actual next close", "pending", help="Not known yet: the next bar is not in the data.")
     else:
         columns[1].metric(
             "Actual next close", f"{view.outcome['target_close']:,.2f}", f"{view.outcome['pct_change']:+.2f} %"
@@ -163,8 +169,9 @@ with st.container(key="prediction"):
         st.warning(f"Alert: the model expects a {change:+.2f} % move, beyond your {threshold:g} % threshold.")
     explained = {1: "what pushes the forecast up", -1: "what pushes the forecast down"}[result.direction]
     st.caption(f"The maps explain {explained}.")
+    show_split_mark(folder, loaded, choice.source, end, "window")
     show_baseline_calls(loaded, view.bars, forecast.predicted_up)
-    offer_training_on(loaded, choice.loaded, TASK, upload_key=None if choice.payload is None else choice.cache_key)
+    offer_training_on(loaded, choice.loaded, TASK, source=choice.source)
     if not view.planted.empty:
         st.info(
             "Planted pattern (demo ground truth): "

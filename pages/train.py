@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 
@@ -10,7 +11,6 @@ import streamlit as st
 
 from data import DataError
 from data.settings import SYNTHETIC_LABEL
-from data.uploads import store_upload
 from models.architectures import IMAGES, ModelSpec
 from models.card import same_test_split
 from models.checkpoints import CheckpointError, read_card
@@ -24,7 +24,11 @@ from models.training import (
     new_checkpoint_folder,
     train,
 )
-from pages.shared import active_checkpoint, load_named, load_upload, use_checkpoint
+from pages.ui.navigation import ensure_app_navigation
+from pages.ui.shared import active_checkpoint, load_named, use_checkpoint
+from pages.ui.sources import active_source, keep_upload, set_active_source, source_label
+
+ensure_app_navigation()  # first: a deep link on a fresh server goes through app.py
 
 TASKS = {
     "Ticker regressor (next-hour close)": "ticker",
@@ -38,6 +42,12 @@ DATA_KINDS = (DEMO, NAMED, UPLOAD)
 IMAGE_SIZES = (32, 48, 64, 96, 128, 192, 256, 350)
 SCRATCH, FINE_TUNE = "From scratch", "Fine-tune the active model"
 RESULT_KEY = "train::result"
+
+
+def use_model_and_data(task: str, folder: str, source: str) -> None:
+    """Every page of this session: this model, on the data it was trained on."""
+    use_checkpoint(task, folder)
+    set_active_source(source)
 
 
 @st.cache_resource(show_spinner=False)
@@ -63,12 +73,14 @@ def loss_figure(history: list[dict], task: Task, synthetic: bool) -> go.Figure:
     figure.update_layout(
         title=title,
         xaxis={"title": "epoch", "dtick": 1},
-        yaxis={"title": task.train_loss_name},
+        yaxis={"title": task.train_loss_name, "rangemode": "tozero"},  # zero-based: a flat loss looks flat
         height=360,
         legend={"orientation": "h", "y": -0.25},
     )
     if second_axis:
-        figure.update_layout(yaxis2={"title": task.validation_name, "overlaying": "y", "side": "right"})
+        figure.update_layout(
+            yaxis2={"title": task.validation_name, "overlaying": "y", "side": "right", "rangemode": "tozero"}
+        )
     return figure
 
 
@@ -118,11 +130,13 @@ def show_result(result: dict, *, chart: bool) -> None:
     columns = st.columns(len(headline))
     for column, (key, label, fmt, lower) in zip(columns, headline, strict=True):
         model, baseline = metrics.model[key], metrics.baseline[key]
+        difference = fmt.replace("{:", "{:+").format(model - baseline)
         column.metric(
             label,
             fmt.format(model),
-            f"{fmt.replace('{:', '{:+').format(model - baseline)} vs baseline ({fmt.format(baseline)})",
-            delta_color="inverse" if lower else "normal",
+            f"{difference} vs baseline ({fmt.format(baseline)})",
+            # a difference that shows as zero is neither a gain nor a loss: drawn grey
+            delta_color="off" if not re.search("[1-9]", difference) else "inverse" if lower else "normal",
         )
     try:
         shipped = read_card(SHIPPED[task])
@@ -132,19 +146,24 @@ def show_result(result: dict, *, chart: bool) -> None:
         figures = ", ".join(f"{label} {fmt.format(shipped.metrics.model[k])}" for k, label, fmt, _ in headline)
         st.caption(f"The shipped model on the same data and test split: {figures}.")
     data = card.data
+    pooled = ", ".join(source_label(entry["source"]) for entry in data.pooled)
     interval = metrics.model.get("accuracy_ci95")
     st.caption(
         (f"Accuracy 95 % CI {interval[0]:.3f}–{interval[1]:.3f} · " if interval else "")
         + f"Best epoch {training.best_epoch} of {training.epochs} · {card.split.test} test samples · "
-        f"data {data.source} {data.first[:10]} → {data.last[:10]}"
-        + (" (synthetic)" if data.synthetic else "")
-        + (f" · training pooled with {', '.join(entry['source'] for entry in data.pooled)}" if data.pooled else "")
+        f"data {source_label(data.source)} {data.first[:10]} → {data.last[:10]}"
+        + (f" · training pooled with {pooled}" if pooled else "")
         + f" · saved in `{folder}`"
     )
-    if active_checkpoint(task) == folder:
-        st.success("Every page of this session now uses this model.")
+    if active_checkpoint(task) == folder and active_source() == data.source:
+        st.success(f"Every page of this session now uses this model, on its data: {source_label(data.source)}.")
     else:
-        st.button("Use this model on every page", on_click=use_checkpoint, args=(task, folder), key="use_model")
+        st.button(
+            f"Use this model and its data ({source_label(data.source)}) on every page",
+            on_click=use_model_and_data,
+            args=(task, folder, data.source),
+            key="use_model",
+        )
 
 
 st.title("Train")
@@ -152,11 +171,15 @@ st.caption(
     "Train or fine-tune a model on the chosen data; it is saved in the cache folder, never in the project. "
     "Changing a setting while training runs stops it."
 )
-linked_task, linked_source = st.query_params.get("task"), st.query_params.get("source")
+linked_task = st.query_params.get("task")
+linked_source = st.query_params.get("source") or active_source()  # a page's offer, else this session's data
 if linked_task in TASKS.values() and "task" not in st.session_state:  # a page offered to train on its data
     st.session_state["task"] = next(label for label, name in TASKS.items() if name == linked_task)
-if linked_source and not linked_source.startswith("demo:") and "source_kind" not in st.session_state:
-    st.session_state["source_kind"], st.session_state["named_source"] = NAMED, linked_source
+if linked_source and "source_kind" not in st.session_state:
+    if linked_source.startswith("demo:"):
+        st.session_state["source_kind"], st.session_state["linked_demo"] = DEMO, linked_source.removeprefix("demo:")
+    else:
+        st.session_state["source_kind"], st.session_state["named_source"] = NAMED, linked_source
 task = TASKS[st.radio("Model", list(TASKS), horizontal=True, key="task")]
 active = active_checkpoint(task)
 if active == str(SHIPPED[task]):
@@ -171,7 +194,9 @@ start = st.radio("Start", [SCRATCH, FINE_TUNE], horizontal=True, key="start")
 try:
     if kind == DEMO:
         symbols = task_named(task).demo_symbols
-        source = "demo:" + st.selectbox("Demo symbol (synthetic)", symbols, key=f"demo_{task}")
+        linked_demo = st.session_state.get("linked_demo")
+        index = symbols.index(linked_demo) if linked_demo in symbols else 0
+        source = "demo:" + st.selectbox("Demo symbol (synthetic)", symbols, index=index, key=f"demo_{task}")
         pool = tuple(
             "demo:" + symbol
             for symbol in st.multiselect(
@@ -224,9 +249,10 @@ if st.button("Start training", type="primary", key="start_training", disabled=no
         interval = task_named(task).interval
         if upload is None:
             loaded = load_named(source, interval)
-        else:  # kept under its content's digest, so What if and Evaluate can read it again
-            loaded = store_upload(load_upload(upload.getvalue(), upload.name, interval))
-            source = loaded.source
+        else:  # kept under its content's digest, so every page can read it again by name
+            source = keep_upload(upload.getvalue(), upload.name)
+            set_active_source(source)
+            loaded = load_named(source, interval)
         st.session_state[RESULT_KEY] = run_training(task, spec, loaded, source, init_from, config, pool)
         show_result(st.session_state[RESULT_KEY], chart=False)
     except (DataError, ValueError) as error:  # CheckpointError is a ValueError

@@ -94,13 +94,13 @@ def one_line(err: str) -> str:
 
 def data_page() -> AppTest:
     app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=TIMEOUT_S)
-    app.switch_page("pages/data_explorer.py")
+    app.switch_page("pages/data.py")
     return app.run()
 
 
 def back_to_the_demo_market(app: AppTest) -> None:
     """The same session, asked for the demo market: it works as if nothing had happened."""
-    app.radio(key="source_kind").set_value("Demo market").run()
+    app.radio(key="ticker_source_kind").set_value("Demo market").run()
     no_errors(app)
     assert metric(app, "Bars").value == f"{len(demo_bars('ACME', '60m').bars):,}"
 
@@ -113,8 +113,8 @@ def report_text(app: AppTest) -> str:
 @pytest.mark.parametrize("case", FILE_CASES, ids=[case.name for case in FILE_CASES])
 def test_a_bad_file_on_the_data_page(case: FileCase, isolated_cache):
     app = data_page()
-    app.radio(key="source_kind").set_value("Upload a file").run()
-    app.file_uploader(key="upload").set_value((case.file_name, case.payload(), "text/csv")).run()
+    app.radio(key="ticker_source_kind").set_value("Upload a file").run()
+    app.file_uploader(key="ticker_upload").set_value((case.file_name, case.payload(), "text/csv")).run()
     if case.refused:
         assert case.expect in one_error(app)
     else:
@@ -188,8 +188,8 @@ def yahoo(monkeypatch):
 def test_a_failing_ticker_on_the_data_page(name, yahoo):
     yahoo.always, expect = TICKER_FAILURES[name]
     app = data_page()
-    app.radio(key="source_kind").set_value("Yahoo ticker").run()
-    app.text_input(key="ticker").set_value("ZZZZZ").run()
+    app.radio(key="ticker_source_kind").set_value("Yahoo ticker").run()
+    app.text_input(key="ticker_symbol").set_value("ZZZZZ").run()
     shown = one_error(app)
     assert shown.startswith("no data for ticker 'ZZZZZ': ")
     assert expect in shown
@@ -208,8 +208,8 @@ def test_a_failing_ticker_on_the_command_line(name, yahoo, capsys):
 
 def test_a_path_as_a_symbol_is_refused_everywhere_and_never_touches_the_disk(yahoo, isolated_cache, capsys):
     app = data_page()
-    app.radio(key="source_kind").set_value("Yahoo ticker").run()
-    app.text_input(key="ticker").set_value("../../etc/passwd").run()
+    app.radio(key="ticker_source_kind").set_value("Yahoo ticker").run()
+    app.text_input(key="ticker_symbol").set_value("../../etc/passwd").run()
     assert "'../../etc/passwd' is a file path; the dashboard reads files only as uploads" in one_error(app)
     back_to_the_demo_market(app)
     assert data_cli.main(["describe", "AAPL;rm -rf ~"]) == 2
@@ -286,7 +286,7 @@ def nifty_upload(app: AppTest, payload: bytes) -> AppTest:
 
 
 def test_a_constant_day_and_a_day_without_its_first_hour(odd_days_csv):
-    app = open_page("pages/nifty_day.py", TIMEOUT_S)
+    app = open_page("pages/nifty.py", TIMEOUT_S)
     nifty_upload(app, odd_days_csv)
     assert errors(app) == []
     assert metric(app, "Days in the data").value == "3"
@@ -307,7 +307,7 @@ def test_a_link_to_a_day_without_its_first_hour(odd_days_csv):
     holiday = (days.day[10] + pd.Timedelta(days=1)).date()
     while holiday in {day.date() for day in days.day}:
         holiday += pd.Timedelta(days=1)
-    app = open_page("pages/nifty_day.py", TIMEOUT_S, day=holiday.isoformat())
+    app = open_page("pages/nifty.py", TIMEOUT_S, day=holiday.isoformat())
     assert errors(app) == []
     assert any(f"{holiday} is not a usable trading day" in w.value for w in app.warning)
     assert app.query_params["day"] == f"{days.day[-1]:%Y-%m-%d}"
@@ -316,7 +316,7 @@ def test_a_link_to_a_day_without_its_first_hour(odd_days_csv):
 def test_the_first_day_and_previous_day(odd_days_csv):
     loaded = load_source("demo:NIFTY-DEMO", "1m")
     first = make_nifty_days(loaded.bars).day[0]
-    app = open_page("pages/nifty_day.py", TIMEOUT_S, day=f"{first:%Y-%m-%d}")
+    app = open_page("pages/nifty.py", TIMEOUT_S, day=f"{first:%Y-%m-%d}")
     no_errors(app)
     app.button(key="previous_day").click().run()
     no_errors(app)
@@ -324,7 +324,7 @@ def test_the_first_day_and_previous_day(odd_days_csv):
 
 
 def test_switching_to_an_upload_keeps_a_valid_day(odd_days_csv):
-    app = open_page("pages/nifty_day.py", TIMEOUT_S)  # the demo's newest day is outside the upload's range
+    app = open_page("pages/nifty.py", TIMEOUT_S)  # the demo's newest day is outside the upload's range
     nifty_upload(app, odd_days_csv)
     assert errors(app) == []
     assert app.query_params["day"] == "2024-03-07"
@@ -361,7 +361,7 @@ def test_the_window_at_the_very_start_of_history(linked):
 
 def test_nonsense_in_every_link_parameter():
     app = open_page(
-        "pages/nifty_day.py", TIMEOUT_S, day="31/02/2024", method="saliency,rm -rf", model="../../etc", source="demo:X"
+        "pages/nifty.py", TIMEOUT_S, day="31/02/2024", method="saliency,rm -rf", model="../../etc", source="demo:X"
     )
     assert errors(app) == []
     warned = " ".join(w.value for w in app.warning)
@@ -407,7 +407,7 @@ def pick_model(app: AppTest, name: str) -> AppTest:
 def test_a_damaged_checkpoint_in_the_model_picker(how, isolated_cache, tmp_path, capsys):
     folder = trained_copy(isolated_cache)
     expect = damage(folder, how, tmp_path)
-    app = open_page("pages/nifty_day.py", TIMEOUT_S)
+    app = open_page("pages/nifty.py", TIMEOUT_S)
     no_errors(app)
     pick_model(app, folder.name)
     shown = one_error(app)
@@ -427,7 +427,7 @@ def test_a_damaged_checkpoint_in_the_model_picker(how, isolated_cache, tmp_path,
 
 def test_a_link_to_a_checkpoint_of_the_other_task(isolated_cache):
     ticker_folder = trained_copy(isolated_cache, "ticker")
-    app = open_page("pages/nifty_day.py", TIMEOUT_S, model=ticker_folder.name)
+    app = open_page("pages/nifty.py", TIMEOUT_S, model=ticker_folder.name)
     assert errors(app) == []
     assert any(f"{ticker_folder.name!r} is not available here; using 'shipped'" in w.value for w in app.warning)
 
@@ -437,7 +437,7 @@ def test_a_checkpoint_for_another_image_size_is_used_at_its_size(isolated_cache,
     model = build_model(ModelSpec.default("nifty", image_size=32))
     card = {k: v for k, v in read_card(SHIPPED["nifty"]).to_json().items() if k not in ("spec", "image_size")}
     folder = save_checkpoint(isolated_cache / CHECKPOINTS_SUBDIR / "nifty-20260102-000000-00000032", model, card)
-    app = open_page("pages/nifty_day.py", TIMEOUT_S)
+    app = open_page("pages/nifty.py", TIMEOUT_S)
     pick_model(app, folder.name)
     no_errors(app)
     assert any("gadf images of 32 px" in caption.value for caption in app.caption)
@@ -448,7 +448,7 @@ def test_a_checkpoint_for_another_image_size_is_used_at_its_size(isolated_cache,
 def test_a_card_that_is_not_json_is_left_out_of_the_picker(isolated_cache, capsys):
     folder = trained_copy(isolated_cache)
     (folder / CARD_NAME).write_text("{not json")
-    app = open_page("pages/nifty_day.py", TIMEOUT_S)
+    app = open_page("pages/nifty.py", TIMEOUT_S)
     no_errors(app)
     assert app.selectbox(key="nifty_model").options == ["shipped — resnet18, gadf 64 px"]
     assert models_cli.main(["describe", str(folder)]) == 2
@@ -461,9 +461,9 @@ def test_a_broken_shipped_model_leaves_every_other_page_working(tmp_path, monkey
     (broken / WEIGHTS_NAME).write_bytes(b"")
     monkeypatch.setitem(SHIPPED, "nifty", broken)
 
-    app = open_page("pages/nifty_day.py", TIMEOUT_S)
+    app = open_page("pages/nifty.py", TIMEOUT_S)
     assert "'shipped' could not be loaded" in one_error(app)
-    for page in ("pages/ticker.py", "pages/data_explorer.py"):
+    for page in ("pages/ticker.py", "pages/data.py"):
         no_errors(open_page(page, TIMEOUT_S))
     home = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=TIMEOUT_S).run()
     no_errors(home)

@@ -14,12 +14,14 @@ import contextlib
 import dataclasses
 import os
 import re
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
+from pages.ui.navigation import APP_PAGES
 from tests.browser import (
     REPO_ROOT,
     ChromiumMissingError,
@@ -64,15 +66,8 @@ def _page_heading(file: str) -> str:
 
 
 def app_pages() -> list[AppPage]:
-    """The pages app.py hands to ``st.navigation``, read from its source (so a new page is tested too)."""
-    pages = []
-    for node in ast.walk(ast.parse((REPO_ROOT / "app.py").read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "Page":
-            file = node.args[0].value
-            options = {keyword.arg: keyword.value.value for keyword in node.keywords}
-            url_path = "" if options.get("default") else options.get("url_path", Path(file).stem)
-            pages.append(AppPage(file, options["title"], url_path, _page_heading(file)))
-    return pages
+    """The pages app.py hands to ``st.navigation`` (so a new page is tested too)."""
+    return [AppPage(page.file, page.title, page.url_path, _page_heading(page.file)) for page in APP_PAGES]
 
 
 PAGES = app_pages()
@@ -113,10 +108,8 @@ def chromium() -> Iterator[Browser]:
 def app_url(chromium: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``streamlit run app.py`` on a free port with a temporary cache folder; stopped at the end.
 
-    Before any test it opens ``/`` once. Streamlit (1.67) finds ``pages/`` next to app.py and runs a
-    server's very first script run in its old pages-directory mode, where ``/data`` or ``/nifty`` are
-    unknown ("Page not found" over the right page) and ``/ticker`` runs ``pages/ticker.py`` alone; the
-    first run of app.py (its ``st.navigation``) ends that mode for every later session.
+    No warm-up visit: the first test may open any page by its link
+    (:func:`test_a_deep_link_is_right_on_a_fresh_server` checks that on servers of its own).
     """
     folder = tmp_path_factory.mktemp("browser-server")
     # the app itself runs torch on one thread ($CHART_XAI_TORCH_THREADS, set once in app.py)
@@ -125,9 +118,6 @@ def app_url(chromium: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iter
             server.wait_healthy()
         except ServerError as error:
             pytest.fail(str(error))
-        warm_up = new_page(chromium)
-        open_app(warm_up, server.url + "/")
-        warm_up.context.close()
         yield server.url
 
 
@@ -188,13 +178,47 @@ def test_app_lists_the_required_pages():
     assert len({page.url_path for page in PAGES}) == len(PAGES)
 
 
+def expect_our_navigation(page: Page) -> None:
+    """The sidebar lists exactly app.py's pages, in order, each linking to its own URL path."""
+    links = page.get_by_test_id("stSidebarNav").get_by_test_id("stSidebarNavLink")
+    expect(links).to_have_count(len(PAGES))
+    paths = [urllib.parse.urlparse(href).path.strip("/") for href in links.evaluate_all("n => n.map(a => a.href)")]
+    assert paths == [app_page.url_path for app_page in PAGES]
+    for app_page in PAGES:
+        expect(links.get_by_text(app_page.title, exact=True)).to_be_visible()
+
+
+@pytest.mark.parametrize("first_visits", [("train", "what-if"), ("nifty", "data")], ids=["train-what-if", "nifty-data"])
+def test_a_deep_link_is_right_on_a_fresh_server(
+    first_visits: tuple[str, str], chromium: Browser, tmp_path: Path, artifacts: Path
+):
+    """A bookmark opened as the very first visit to a server, and again after a restart on the same
+    cache folder: the page asked for, under our navigation (Streamlit's folder mode showed every file
+    of ``pages/``, helpers included, with other URLs)."""
+    headings = {app_page.url_path: app_page.heading for app_page in PAGES}
+    for number, url_path in enumerate(first_visits):
+        with StreamlitServer(cache_dir=tmp_path / "cache", log_path=tmp_path / f"server-{number}.log") as server:
+            try:
+                server.wait_healthy()
+            except ServerError as error:
+                pytest.fail(str(error))
+            tab = new_page(chromium)
+            try:
+                tab.goto(f"{server.url}/{url_path}")
+                expect(tab.locator("h1").first).to_have_text(headings[url_path], timeout=120_000)
+                expect_our_navigation(tab)
+                assert urllib.parse.urlparse(tab.url).path.strip("/") == url_path
+                expect_clean(tab)
+                screenshot(tab, artifacts, f"fresh-server-{url_path}")
+            finally:
+                tab.context.close()
+
+
 @pytest.mark.parametrize("app_page", PAGES, ids=[page.url_path or "home" for page in PAGES])
 def test_every_page_opens_from_a_link(app_page: AppPage, app_url: str, page: Page, artifacts: Path):
     open_app(page, f"{app_url}/{app_page.url_path}")
     expect(page.locator("h1").first).to_have_text(app_page.heading)
-    navigation = page.get_by_test_id("stSidebarNav")
-    expect(navigation.get_by_test_id("stSidebarNavLink")).to_have_count(len(PAGES))
-    expect(navigation.get_by_text(app_page.title, exact=True)).to_be_visible()
+    expect_our_navigation(page)
     expect_clean(page)
     screenshot(page, artifacts, f"page-{app_page.url_path or 'home'}")
 

@@ -5,7 +5,6 @@ Reads files only (no app, no browser): the screenshots themselves are made by ``
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
 
@@ -99,23 +98,15 @@ def test_the_readme_shows_every_screenshot_and_every_screenshot_is_shown():
 
 
 def app_url_paths() -> list[str]:
-    """The url path of every ``st.Page`` in app.py ("" for the default page)."""
-    paths = []
-    for node in ast.walk(ast.parse((REPO_ROOT / "app.py").read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "Page":
-            options = {keyword.arg: keyword.value for keyword in node.keywords}
-            if isinstance(options.get("default"), ast.Constant) and options["default"].value:
-                paths.append("")
-            elif isinstance(options.get("url_path"), ast.Constant):
-                paths.append(str(options["url_path"].value))
-            else:
-                paths.append(Path(str(node.args[0].value)).stem)
-    return paths
+    """The url path of every page app.py's navigation lists ("" for the default page)."""
+    from pages.ui.navigation import APP_PAGES
+
+    return [page.url_path for page in APP_PAGES]
 
 
 def test_the_readme_has_a_section_and_a_screenshot_for_every_page():
     paths = app_url_paths()
-    assert len(paths) >= 5, f"found only {paths} in app.py"
+    assert len(paths) >= 5, f"found only {paths} in the navigation"
     readme = README.read_text(encoding="utf-8")
     headings = HEADING.findall(prose(README))
     shots = [target for target in links(README) if target.endswith(".png")]

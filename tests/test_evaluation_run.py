@@ -248,8 +248,10 @@ def test_a_file_source_is_thinned_evenly_and_has_no_localisation(nifty, tmp_path
     assert result.localisation is None
     assert result.localisation_table.empty
     assert result.localisation_reason.startswith(
-        "Localisation needs the demo market's planted patterns as ground truth: samples must come from the demo market"
+        "Localisation needs ground truth: the patterns planted in the demo market"
     )
+    assert "upload:" not in result.localisation_reason
+    assert "got source" not in result.localisation_reason
     assert not result.synthetic
     assert SYNTHETIC_LABEL not in [note.text for note in bands_figure(result).layout.annotations]
     assert calls[-1] == 1.0

@@ -113,3 +113,22 @@ def test_the_process_wide_scan_finds_a_global_seed(tmp_path):
     planted = tmp_path / "planted.py"
     planted.write_text("import torch\ntorch.manual_seed(0)\n", encoding="utf-8")
     assert _process_wide_calls(planted) == ["torch.manual_seed (line 2)"]
+
+
+def test_pages_folder_holds_only_the_navigations_pages_each_named_as_its_url():
+    """Streamlit's folder mode (a fresh server's first runs) makes a page of every ``pages/*.py``,
+    its URL the file's name: so that mode can only ever find our pages, at our URLs."""
+    from pages.ui.navigation import APP_PAGES
+
+    files = sorted(path.relative_to(REPO_ROOT).as_posix() for path in (REPO_ROOT / "pages").glob("*.py"))
+    assert files == sorted(page.file for page in APP_PAGES)
+    for page in APP_PAGES:
+        assert page.url_path == ("" if page.default else Path(page.file).stem)
+        source = (REPO_ROOT / page.file).read_text(encoding="utf-8")
+        body = [node for node in ast.parse(source).body if not isinstance(node, (ast.Import, ast.ImportFrom))]
+        first_call = next(
+            node for node in body if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+        )
+        assert ast.unparse(first_call) == "ensure_app_navigation()", (
+            f"{page.file} must call ensure_app_navigation() first"
+        )

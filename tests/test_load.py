@@ -217,7 +217,7 @@ def test_server_log_errors_name_the_frame_and_the_error() -> None:
     traceback = (
         "Traceback (most recent call last):\n"
         '  File "/usr/lib/python3/site-packages/streamlit/exec_code.py", line 136, in exec_func\n'
-        f'  File "{REPO_ROOT}/pages/nifty_day.py", line 82, in <module>\n'
+        f'  File "{REPO_ROOT}/pages/nifty.py", line 82, in <module>\n'
         f'  File "{REPO_ROOT}/xai/fused.py", line 126, in fused_passes\n'
         "    grads = torch.autograd.grad(score, wrt)\n"
         '  File "/usr/lib/python3/site-packages/torch/autograd/__init__.py", line 594, in grad\n'

@@ -48,7 +48,7 @@ def acme():
 
 def test_nifty_day_shows_the_models_probability_and_steps_between_days(nifty):
     loaded, days, model = nifty
-    app = page("pages/nifty_day.py")
+    app = page("pages/nifty.py")
     no_errors(app)
     newest = predict_window(model, nifty_day_view(loaded, days, -1).bars.to_numpy())
     assert metric(app, "P(up)").value == f"{newest.probability_up:.1%}"
@@ -67,7 +67,7 @@ def test_nifty_day_shows_the_models_probability_and_steps_between_days(nifty):
 def test_nifty_day_from_a_link_with_two_methods(nifty):
     loaded, days, model = nifty
     day = days.day[100]
-    app = page("pages/nifty_day.py", day=f"{day:%Y-%m-%d}", method="saliency,gradcam")
+    app = page("pages/nifty.py", day=f"{day:%Y-%m-%d}", method="saliency,gradcam")
     no_errors(app)
     call = predict_window(model, nifty_day_view(loaded, days, 100).bars.to_numpy())
     assert metric(app, "P(up)").value == f"{call.probability_up:.1%}"
@@ -76,7 +76,7 @@ def test_nifty_day_from_a_link_with_two_methods(nifty):
 
 def test_a_bad_day_in_the_link_is_a_warning_and_the_newest_day(nifty):
     _, days, _ = nifty
-    app = page("pages/nifty_day.py", day="31/12/2024")
+    app = page("pages/nifty.py", day="31/12/2024")
     no_errors(app)
     assert any("is not a date" in warning.value for warning in app.warning)
     assert app.query_params["day"] == f"{days.day[-1]:%Y-%m-%d}"

@@ -31,7 +31,7 @@ def test_an_upload_explained_by_the_demo_model_offers_training_on_it(isolated_ca
     app.radio(key="ticker_source_kind").set_value("Upload a file").run()
     app.file_uploader(key="ticker_upload").set_value(("prices.csv", _hourly_csv(), "text/csv")).run()
     no_errors(app)
-    pooled = "(demo:ACME, with the same training period of demo:GLOBEX (5,868 windows),"  # what it learnt from
+    pooled = "(ACME (demo market, synthetic), with the same training period of GLOBEX (demo market, synthetic) (5,868"
     assert any(WARNING in box.value and pooled in box.value for box in app.warning)
     path, _, query = _train_link(app).partition("?")
     assert path == "train"

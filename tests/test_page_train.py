@@ -21,9 +21,10 @@ PAGE = str(REPO_ROOT / "pages" / "train.py")
 NIFTY_LABEL = "NIFTY-day classifier (up or down day)"
 TICKER_LABEL = "Ticker regressor (next-hour close)"
 RESULT_KEY = "train::result"
-#: pages.shared.CHECKPOINT_KEY — not imported here: importing pages.shared sets the process's torch threads
+#: pages.ui.shared.CHECKPOINT_KEY — not imported here: importing pages.ui.shared sets the process's torch threads
 #: at collection time, which would change the numerics of every training test collected with this file.
 CHECKPOINT_KEY = "checkpoint::{task}"
+ACTIVE_SOURCE_KEY = "active_source"  # pages.ui.sources.ACTIVE_SOURCE_KEY
 
 
 def no_exceptions(app: AppTest) -> None:
@@ -124,7 +125,10 @@ def test_a_tiny_run_shows_progress_loss_and_metrics_then_every_page_can_use_it()
     no_errors(app)
     assert app.session_state[CHECKPOINT_KEY.format(task="nifty")] == str(folder)
     assert any(str(folder) in info.value for info in app.info)
-    assert "Every page of this session now uses this model." in [box.value for box in app.success]
+    assert app.session_state[ACTIVE_SOURCE_KEY] == "demo:NIFTY-DEMO"  # and its data: the pages follow both
+    assert "Every page of this session now uses this model, on its data: NIFTY-DEMO (demo market, synthetic)." in [
+        box.value for box in app.success
+    ]
     assert len(app.get("plotly_chart")) == 1  # the result stays, drawn from the card
 
     # fine-tune the model just made active: it starts from its weights and keeps its settings
@@ -180,12 +184,14 @@ def test_an_uploaded_file_trains_the_regressor_and_is_not_called_synthetic(isola
     assert not any("The shipped model on the same data" in caption.value for caption in app.caption)
 
     # What if reads the kept upload again (the file itself was never written)
-    what_if = AppTest.from_file(str(REPO_ROOT / "pages" / "what_if.py"), default_timeout=TIMEOUT_S)
+    what_if = AppTest.from_file(str(REPO_ROOT / "pages" / "what-if.py"), default_timeout=TIMEOUT_S)
     what_if.session_state[CHECKPOINT_KEY.format(task="ticker")] = app.session_state[RESULT_KEY]["folder"]
     what_if.query_params["model"] = "ticker"
     what_if.run()
     no_errors(what_if)
-    assert any(f"hourly forecasts of {stored}," in caption.value for caption in what_if.caption)
+    # named by its file, never by the internal upload:<digest>
+    assert any("hourly forecasts of my prices.csv (your upload)," in caption.value for caption in what_if.caption)
+    assert not any(stored in caption.value for caption in what_if.caption)
 
 
 def test_pooling_demo_tickers_trains_on_their_training_period_and_the_card_says_so(isolated_cache):
@@ -208,7 +214,7 @@ def test_pooling_demo_tickers_trains_on_their_training_period_and_the_card_says_
     assert card.data.trained_on == (
         f"demo:ACME, with the same training period of demo:GLOBEX ({card.split.train:,} windows) pooled in"
     )
-    assert any("training pooled with demo:GLOBEX" in caption.value for caption in app.caption)
+    assert any("training pooled with GLOBEX (demo market, synthetic)" in caption.value for caption in app.caption)
 
 
 def test_a_file_too_short_to_split_is_a_message():
@@ -268,7 +274,9 @@ def test_a_damaged_checkpoint_is_refused_and_leaves_no_half_made_checkpoint(tmp_
     assert not any((cache_dir() / "checkpoints").iterdir())  # the folder made for the run was removed
 
 
-def test_the_session_key_is_the_one_pages_read():
-    from pages.shared import CHECKPOINT_KEY as SHARED_KEY
+def test_the_session_keys_are_the_ones_pages_read():
+    from pages.ui.shared import CHECKPOINT_KEY as SHARED_KEY
+    from pages.ui.sources import ACTIVE_SOURCE_KEY as SOURCE_KEY
 
     assert SHARED_KEY == CHECKPOINT_KEY
+    assert SOURCE_KEY == ACTIVE_SOURCE_KEY

@@ -5,23 +5,24 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from data.settings import SYNTHETIC_LABEL
 from models.registry import SHIPPED
 from models.what_if import alert_table, decision_point
-from pages.shared import CHECKPOINT_KEY
+from pages.ui.shared import CHECKPOINT_KEY
 from tests.apptest_helpers import no_errors, open_page
 from tests.conftest import REPO_ROOT
 from tests.test_what_if import shipped_history
 
 TIMEOUT_S = 300  # the first run imports plotly and torch and runs the model over the test split once
-PAGE = str(REPO_ROOT / "pages" / "what_if.py")
+PAGE = str(REPO_ROOT / "pages" / "what-if.py")
 
 
 def what_if_page(**query: str) -> AppTest:
-    return open_page("pages/what_if.py", TIMEOUT_S, **query)
+    return open_page("pages/what-if.py", TIMEOUT_S, **query)
 
 
 def metrics(app: AppTest) -> dict[str, str]:
@@ -29,7 +30,12 @@ def metrics(app: AppTest) -> dict[str, str]:
 
 
 def interval(value: float, ends: tuple[float, float]) -> str:
-    return f"{value:.2f} ({ends[0]:.2f}–{ends[1]:.2f})"
+    """A metric's value: the figure alone (its interval is in the caption, so the value is never cut)."""
+    return f"{value:.2f}"
+
+
+def captions(app: AppTest) -> str:
+    return " ".join(caption.value for caption in app.caption)
 
 
 def expected_alert_metrics(predicted, actual, threshold: float) -> dict[str, str]:
@@ -51,6 +57,9 @@ def test_alert_slider_and_correction_toggle_recount_the_history():
     shown = metrics(app)
     assert shown == expected_alert_metrics(past.predicted_pct, past.actual_pct, 1.0)
     assert (shown["Alerts fired"], shown["Correct"], shown["Moves ≥ threshold"]) == ("20", "18", "68")
+    counts = alert_table(past.predicted_pct, past.actual_pct, 1.0)
+    low, high = counts.precision_ci95
+    assert f"Wilson 95 % intervals: precision {low:.2f}–{high:.2f}, recall" in captions(app)
     assert SYNTHETIC_LABEL in [caption.value for caption in app.caption]
     assert app.query_params["threshold"] == "1"
     assert app.query_params["model"] == "ticker"
@@ -65,6 +74,16 @@ def test_alert_slider_and_correction_toggle_recount_the_history():
     no_errors(app)
     assert metrics(app) == expected_alert_metrics(past.predicted_pct_corrected, past.actual_pct, 0.5)
     assert metrics(app)["Alerts fired"] == "36"  # the card's corrected figure
+    assert not any("offset correction moves every forecast" in warning.value for warning in app.warning)
+
+    shift = float(np.median(past.predicted_pct_corrected - past.predicted_pct))  # -0.34 %: the correction's own move
+    app.slider(key="what_if_threshold_ticker").set_value(0.3).run()
+    corrected = alert_table(past.predicted_pct_corrected, past.actual_pct, 0.3)
+    assert [warning.value for warning in app.warning if "offset correction" in warning.value] == [
+        f"The offset correction moves every forecast by about {shift:+.2f} % (median), beyond the 0.3 % threshold: "
+        f"{corrected.alerts:,} of {len(past):,} forecasts fire because of the correction, not the model. "
+        "Turn it off to see the model's own alerts."
+    ]
 
     app.slider(key="what_if_threshold_ticker").set_value(1.0).run()
     assert (metrics(app)["Alerts fired"], metrics(app)["Correct"]) == ("25", "19")  # the card: 25 alerts, 19 right
@@ -82,6 +101,7 @@ def test_a_link_sets_the_classifier_and_its_decision_threshold():
     point = decision_point(past.probability_up, past.label, 0.65)
     assert app.table[0].value.to_numpy().tolist() == [list(row) for row in point.confusion]
     assert metrics(app)["Accuracy"] == interval(point.accuracy, point.accuracy_ci95)
+    assert f"Accuracy {point.accuracy_ci95[0]:.2f}–{point.accuracy_ci95[1]:.2f} (Wilson 95 %)" in captions(app)
 
     app.slider(key="what_if_threshold_nifty").set_value(0.5).run()
     no_errors(app)
@@ -143,5 +163,5 @@ def test_a_checkpoint_whose_data_cannot_be_read_is_a_message(tmp_path):
     app.session_state[CHECKPOINT_KEY.format(task="ticker")] = str(folder)
     app.run()
     assert not app.exception
-    assert "The model's data (demo:NOPE) cannot be read" in app.error[0].value
+    assert "The model's data (NOPE (demo market, synthetic)) cannot be read" in app.error[0].value
     assert "got 'NOPE'" in app.error[0].value

@@ -20,7 +20,7 @@ TIMEOUT_S = 120  # the first run imports plotly, pandas and the demo market
 
 def data_page() -> AppTest:
     app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=TIMEOUT_S)
-    app.switch_page("pages/data_explorer.py")
+    app.switch_page("pages/data.py")
     return app.run()
 
 
@@ -46,8 +46,11 @@ def test_home_page_names_the_demo_market_as_synthetic_and_shows_the_models_verdi
         assert any(metrics["verdict"] in text for text in shown), verdicts
     # what each model learnt from: the ticker's training split pooled the other demo tickers
     ticker_text = next(text for text in verdicts["success"] + verdicts["warning"] if "Ticker regressor" in text)
-    assert "trained on demo:ACME, with the same training period of demo:GLOBEX (5,868 windows)" in ticker_text
-    assert "demo:WAYNE (5,868 windows) pooled in" in ticker_text
+    assert (
+        "trained on ACME (demo market, synthetic), with the same training period of "
+        "GLOBEX (demo market, synthetic) (5,868 windows)"
+    ) in ticker_text
+    assert "WAYNE (demo market, synthetic) (5,868 windows) pooled in" in ticker_text
     # and a table per model: the model, then every baseline with its paired comparison
     tables = [frame.value for frame in app.dataframe]
     assert len(tables) == len(SHIPPED)
@@ -83,7 +86,7 @@ def test_ticker_window_slider_moves_the_window_and_its_outcome():
 def test_nifty_day_picker_shows_the_days_outcome_and_planted_pattern():
     app = data_page()
     app.radio(key="task").set_value(app.radio(key="task").options[1]).run()
-    app.selectbox(key="demo_symbol").set_value(DEMO_INDEX).run()
+    app.selectbox(key="nifty_demo").set_value(DEMO_INDEX).run()
     no_errors(app)
     loaded = demo_bars(DEMO_INDEX, "1m")
     days = make_nifty_days(loaded.bars)
@@ -105,8 +108,8 @@ def test_upload_of_a_yfinance_export_is_read_without_writing_it(isolated_cache):
         for i, stamp in enumerate(pd.date_range("2024-01-02 09:30", periods=70, freq="h"))
     )
     app = data_page()
-    app.radio(key="source_kind").set_value("Upload a file").run()
-    app.file_uploader(key="upload").set_value(
+    app.radio(key="ticker_source_kind").set_value("Upload a file").run()
+    app.file_uploader(key="ticker_upload").set_value(
         ("prices.csv", ("Datetime,Open,High,Low,Close,Volume\n" + rows).encode(), "text/csv")
     ).run()
     no_errors(app)
@@ -118,11 +121,11 @@ def test_upload_of_a_yfinance_export_is_read_without_writing_it(isolated_cache):
 
 def test_bad_upload_is_a_message_and_the_page_keeps_working():
     app = data_page()
-    app.radio(key="source_kind").set_value("Upload a file").run()
-    app.file_uploader(key="upload").set_value(("prices.csv", b"when,open\n1,2\n", "text/csv")).run()
+    app.radio(key="ticker_source_kind").set_value("Upload a file").run()
+    app.file_uploader(key="ticker_upload").set_value(("prices.csv", b"when,open\n1,2\n", "text/csv")).run()
     assert not app.exception
     assert "missing price column(s) high, low, close" in app.error[0].value
-    app.radio(key="source_kind").set_value("Demo market").run()
+    app.radio(key="ticker_source_kind").set_value("Demo market").run()
     no_errors(app)
     assert metric(app, "Bars").value == f"{len(demo_bars('ACME', '60m').bars):,}"
 
@@ -140,7 +143,7 @@ def test_ticker_failures_are_messages(monkeypatch, symbol, failure, message):
 
     monkeypatch.setattr(yf.Ticker, "history", offline)
     app = data_page()
-    app.radio(key="source_kind").set_value("Yahoo ticker").run()
-    app.text_input(key="ticker").set_value(symbol).run()
+    app.radio(key="ticker_source_kind").set_value("Yahoo ticker").run()
+    app.text_input(key="ticker_symbol").set_value(symbol).run()
     assert not app.exception
     assert message in app.error[0].value

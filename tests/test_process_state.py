@@ -139,7 +139,7 @@ before = (torch.get_num_threads(), len(warnings.filters), torch.are_deterministi
           torch.get_rng_state().sum().item())
 import data, models.registry, models.training, models.what_if, models.predict
 import xai, xai.explain, xai.render, workflows.window, workflows.range_evaluation, workflows.range_figures
-import pages.shared, pages.components
+import pages.ui.shared, pages.ui.components
 after = (torch.get_num_threads(), len(warnings.filters), torch.are_deterministic_algorithms_enabled(),
          torch.get_rng_state().sum().item())
 print(json.dumps({"before": before, "after": after}))

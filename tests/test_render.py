@@ -271,6 +271,22 @@ def test_comparison_figure_layout(image: np.ndarray, maps: dict[str, np.ndarray]
         assert figure.layout[f"xaxis{suffix}"].showticklabels is False
 
 
+def test_comparison_figure_wraps_five_maps_onto_two_rows(image: np.ndarray, rng: np.random.Generator) -> None:
+    keys = ["gradcam", "saliency", "deconvolution", "guided_backprop", "guided_gradcam"]
+    five = {key: rng.normal(size=image.shape) for key in keys}
+    figure = comparison_figure(image, five)
+    _, attributions = heatmaps(figure)
+    assert [annotation.text for annotation in figure.layout.annotations] == [METHODS[key].label for key in keys]
+    assert [trace.xaxis for trace in attributions] == ["x", "x2", "x3", "x4", "x5"]
+    top, bottom = figure.layout.yaxis.domain, figure.layout.yaxis4.domain
+    assert bottom[1] < top[0]  # the fourth map starts the second row
+    assert figure.layout.xaxis4.domain == figure.layout.xaxis.domain  # under the first
+    assert figure.layout.height == 2 * 360
+    one_row = comparison_figure(image, five, columns=5)
+    assert one_row.layout.yaxis5.domain == one_row.layout.yaxis.domain
+    assert one_row.layout.height == 360
+
+
 def test_comparison_figure_modes_and_gadf(image: np.ndarray, maps: dict[str, np.ndarray]) -> None:
     figure = comparison_figure(image, maps, mode="negative", image_kind="gadf", outlier_percent=10.0)
     images, attributions = heatmaps(figure)
@@ -297,6 +313,7 @@ def test_comparison_figure_synthetic_label(image: np.ndarray, maps: dict[str, np
     ("kwargs", "error", "message"),
     [
         ({"opacity": 1.5}, ValueError, "opacity must be in [0, 1], got 1.5"),
+        ({"columns": 0}, ValueError, "columns must be an int >= 1, got 0"),
         ({"opacity": -0.1}, ValueError, "opacity must be in [0, 1], got -0.1"),
         ({"opacity": None}, TypeError, "opacity must be a real number, got NoneType None"),
         ({"mode": "abs"}, ValueError, "mode must be one of 'signed', 'absolute', 'positive', 'negative', got 'abs'"),
@@ -346,8 +363,13 @@ def test_time_importance_figure_layout(price: pd.DataFrame) -> None:
         "Vanilla gradient (saliency)",
     ]
 
+    labels = list(price.index.strftime("%Y-%m-%d %H:%M"))
+    assert list(candles.x) == labels
+    # the tick labels are category names that exist (Timestamps as tick values matched none: no labels shown)
+    assert set(figure.layout.xaxis3.tickvals) <= set(labels)
+    assert list(figure.layout.xaxis3.ticktext) == list(figure.layout.xaxis3.tickvals)
     for key, trace in zip(per_time, bars, strict=True):
-        assert pd.Index(trace.x).equals(price.index)
+        assert list(trace.x) == labels
         np.testing.assert_array_equal(trace.y, normalise(per_time[key], "signed"))
     np.testing.assert_array_equal(bars[0].y, [0.0, 0.5, -0.25, 1.0, 0.125, -1.0])
     positive, negative = POSITIVE_COLOR, NEGATIVE_COLOR

@@ -97,7 +97,8 @@ def test_uploads_are_kept_under_their_digest_never_their_name(isolated_cache):
     assert [str(path) for path in stored] == [f"uploads/{loaded.source.removeprefix('upload:')}.parquet"]
     again = load_source(loaded.source)
     assert again.bars.equals(loaded.bars)
-    assert "../../../evil name.csv" in again.notes[0]  # the name is only ever text
+    assert "../../../evil name.csv" in again.notes[-1]  # the name is only ever text
+    assert again.file_name == "../../../evil name.csv"
     assert store_upload(load_bar_file(payload, name="other.csv")).source == loaded.source
 
 
@@ -105,7 +106,7 @@ def test_uploads_are_kept_under_their_digest_never_their_name(isolated_cache):
     ("source", "message"),
     [
         ("upload:../../etc/passwd", "source must be 'upload:' and 32 hex digits, got 'upload:../../etc/passwd'"),
-        ("upload:" + "0" * 32, "is no longer in the cache folder; upload the file again on the Train page"),
+        ("upload:" + "0" * 32, "is not in this server's cache folder (a link from another server, or a cleared cache)"),
     ],
 )
 def test_bad_upload_sources(source, message):
@@ -186,12 +187,13 @@ def test_a_card_naming_a_server_file_is_not_read_by_the_pages(isolated_cache):
     card = json.loads((folder / "card.json").read_text())
     card["data"]["source"] = "/etc/passwd"
     (folder / "card.json").write_text(json.dumps(card))
-    app = AppTest.from_file(str(REPO_ROOT / "pages" / "what_if.py"), default_timeout=180)
+    app = AppTest.from_file(str(REPO_ROOT / "pages" / "what-if.py"), default_timeout=180)
     app.session_state["checkpoint::ticker"] = str(folder)
     app.query_params["model"] = "ticker"
     app.run()
     assert not app.exception
     assert [e.value for e in app.error] == [
-        "The model's data (/etc/passwd) cannot be read: '/etc/passwd' is a file path; the dashboard reads files "
-        "only as uploads: upload it instead. Check the source, or pick another checkpoint."
+        "The model's data (passwd (a file, trained on the command line)) cannot be read: '/etc/passwd' is a file "
+        "path; the dashboard reads files only as uploads: upload it instead. Check the source, or pick another "
+        "checkpoint."
     ]

@@ -330,7 +330,7 @@ def evaluate_range(
         localisation=located,
         localisation_reason=reason,
         seconds=time.perf_counter() - began,
-        peak_table=peak_table(peaks, labels),
+        peak_table=peak_table(peaks, labels, len(chosen)),
         sanity_table=sanity_table(sanity_result),
         faithfulness_table=faithfulness_table(faithfulness),
         localisation_table=localisation_table(located),
@@ -450,8 +450,11 @@ def _localisation(
     ticker = samples.task.is_regression  # a forecast is driven by the breakout at the window's end
     try:
         intervals = planted_intervals(samples, max_age=0 if ticker else None)[rows]
-    except ValueError as error:
-        return None, f"Localisation needs the demo market's planted patterns as ground truth: {error}."
+    except ValueError:  # its message names the internal source: not for the page
+        return None, (
+            "Localisation needs ground truth: the patterns planted in the demo market, where each one's bars are "
+            "known. Real prices (an upload, a ticker) have none, so there is nothing to score here."
+        )
     valid = intervals[:, 0] >= 0
     if not valid.any():
         what = "ends on a planted breakout bar" if ticker else "has a planted pattern"

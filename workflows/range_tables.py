@@ -22,7 +22,8 @@ def _span(labels: tuple[str, ...], region: tuple[int, int]) -> str:
     return labels[start] if stop - start == 1 else f"{labels[start]} – {labels[stop - 1]}"
 
 
-def peak_table(peaks: dict[str, PeakSummary], labels: tuple[str, ...]) -> pd.DataFrame:
+def peak_table(peaks: dict[str, PeakSummary], labels: tuple[str, ...], explained: int) -> pd.DataFrame:
+    """One row per method; ``samples`` counts the maps with any weight out of the ``explained`` ones."""
     rows = []
     for key, peak in peaks.items():
         rows.append(
@@ -34,6 +35,7 @@ def peak_table(peaks: dict[str, PeakSummary], labels: tuple[str, ...]) -> pd.Dat
                 "95 % low": float(peak.thirds.low[1]),
                 "95 % high": float(peak.thirds.high[1]),
                 "samples": peak.n,
+                "all-zero maps left out": explained - peak.n,
             }
         )
     return pd.DataFrame(rows).set_index("method")

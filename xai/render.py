@@ -256,6 +256,7 @@ def comparison_figure(
     image_kind: str = "candlestick",
     title: str | None = None,
     synthetic: bool = False,
+    columns: int = 3,
 ) -> go.Figure:
     """The methods side by side: each map over the model image, one colour bar for all.
 
@@ -271,9 +272,11 @@ def comparison_figure(
         image_kind: ``"candlestick"`` or ``"gadf"``.
         title: shown above the figure.
         synthetic: add a visible :data:`~data.settings.SYNTHETIC_LABEL` annotation.
+        columns: maps per row, at least 1; the grid wraps onto more rows (five maps in one row
+            are ~100 px wide on a 1500 px screen and their titles collide).
 
     Returns:
-        One row of subplots titled with each method's Captum name (the key for
+        A grid of subplots, row by row, titled with each method's name (the key for
         a method outside :data:`~xai.methods.METHODS`); per subplot a grey
         heat map of the image (no colour bar, no hover) and the display map
         (:func:`display_maps`) on top with ``opacity``. Only the first map's
@@ -290,20 +293,30 @@ def comparison_figure(
     mode = check_choice(mode, "mode", NORMALISE_MODES)
     opacity = _number(opacity, "opacity", 0.0, 1.0)
     image_kind = check_choice(image_kind, "image_kind", IMAGE_KINDS)
+    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
+        raise ValueError(f"columns must be an int >= 1, got {columns!r}")
     for key, value in maps.items():
         if _square(value, f"maps[{key!r}]").shape != picture.shape:
             raise ValueError(f"maps[{key!r}] must have the image's shape {picture.shape}, got shape {np.shape(value)}")
     shown = display_maps(maps, mode, outlier_percent)
 
     keys = list(shown)
+    n_columns = min(columns, len(keys))
+    n_rows = -(-len(keys) // n_columns)
     figure = make_subplots(
-        rows=1, cols=len(keys), subplot_titles=[method_label(k) for k in keys], horizontal_spacing=0.02
+        rows=n_rows,
+        cols=n_columns,
+        subplot_titles=[method_label(k) for k in keys],
+        horizontal_spacing=0.03,
+        vertical_spacing=0.08 if n_rows > 1 else 0.0,
     )
     greys, (grey_min, grey_max), background = _IMAGE_GREYS[image_kind]
     # float32 on the wire: plotly sends arrays as typed binary, so this halves the message
     grey = background(picture).astype(np.float32)
     zmin, zmax = color_range(mode)
-    for column, key in enumerate(keys, start=1):
+    for number, key in enumerate(keys, start=1):
+        row, column = divmod(number - 1, n_columns)
+        row, column = row + 1, column + 1
         figure.add_trace(
             go.Heatmap(
                 z=grey,
@@ -314,7 +327,7 @@ def comparison_figure(
                 hoverinfo="skip",
                 name="model image",
             ),
-            row=1,
+            row=row,
             col=column,
         )
         figure.add_trace(
@@ -324,16 +337,18 @@ def comparison_figure(
                 zmax=zmax,
                 colorscale=COLOR_SCALES[mode],
                 opacity=opacity,
-                showscale=column == 1,
+                showscale=number == 1,
                 colorbar={"title": {"text": _SCALE_TITLES[mode]}, "len": 0.9},
                 name=method_label(key),
                 hovertemplate="row %{y}, column %{x}<br>%{z:.2f} of peak<extra>%{fullData.name}</extra>",
             ),
-            row=1,
+            row=row,
             col=column,
         )
-        x_name = _axis_name("x", column)
-        figure.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain", row=1, col=column)
+        x_name = _axis_name("x", number)
+        figure.update_xaxes(
+            showticklabels=False, showgrid=False, zeroline=False, constrain="domain", row=row, col=column
+        )
         figure.update_yaxes(
             autorange="reversed",
             scaleanchor=x_name,
@@ -342,12 +357,12 @@ def comparison_figure(
             showgrid=False,
             zeroline=False,
             constrain="domain",
-            row=1,
+            row=row,
             col=column,
         )
     figure.update_layout(
         title={"text": title or ""},
-        height=330 + (40 if synthetic else 0),
+        height=360 * n_rows + (40 if synthetic else 0),
         margin={"l": 10, "r": 10, "t": 90 if (title or synthetic) else 50, "b": 10},
         plot_bgcolor=_WHITE,
     )

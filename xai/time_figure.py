@@ -75,7 +75,7 @@ def _bar_colors(values: np.ndarray, mode: str) -> list[str]:
 
 
 def _price_trace(price: pd.DataFrame, chart: str, labels: list[str]) -> go.BaseTraceType:
-    x = price.index
+    x = labels
     if chart == "line":
         return go.Scatter(
             x=x,
@@ -128,7 +128,7 @@ def time_importance_figure(
 
     Returns:
         ``1 + len(per_time)`` rows sharing the x axis: the price, then one
-        ``go.Bar`` per method (x = ``price.index``, y in :func:`color_range`)
+        ``go.Bar`` per method (x = the times as text, y in :func:`color_range`)
         titled with its Captum name; bars red for positive evidence, blue for
         negative (purple for ``"absolute"``); no range slider.
 
@@ -157,7 +157,7 @@ def time_importance_figure(
         scaled = normalise(profile, mode)
         figure.add_trace(
             go.Bar(
-                x=price.index,
+                x=labels,
                 y=scaled,
                 marker={"color": _bar_colors(scaled, mode), "line": {"width": 0}},
                 name=method_label(key),
@@ -173,7 +173,7 @@ def time_importance_figure(
         type="category",
         rangeslider_visible=False,
         tickmode="array",
-        tickvals=[price.index[i] for i in ticks],
+        tickvals=[labels[i] for i in ticks],  # the category names themselves: Timestamps never matched them
         ticktext=[labels[i] for i in ticks],
     )
     figure.update_layout(

@@ -11,9 +11,14 @@ from data import DataError
 from data.views import nifty_day_view
 from models.checkpoints import LoadedCheckpoint
 from models.tasks import task_named
-from pages.components import offer_training_on, panel_settings, show_baseline_calls, show_comparison
-from pages.shared import first_hours, pick_model, pick_source
+from pages.ui.components import offer_training_on, panel_settings, show_baseline_calls, show_comparison
+from pages.ui.navigation import ensure_app_navigation
+from pages.ui.shared import first_hours, pick_model, position_source_changed
+from pages.ui.sources import pick_source
+from pages.ui.splits import show_split_mark
 from workflows.window import WindowExplanation, explain_window
+
+ensure_app_navigation()  # first: a deep link on a fresh server goes through app.py
 
 #: The two questions about a day, each a task with its own models and baselines.
 QUESTIONS = {
@@ -47,7 +52,7 @@ st.title("NIFTY day — what the first hour says")
 st.caption(task_named(TASK).title)
 choice = pick_source("nifty")
 try:
-    days = first_hours(choice.source, choice.payload, choice.name)
+    days = first_hours(choice.source)
     if len(days) == 0:
         raise DataError(
             "no usable trading day in this data: each day needs its first hour of minute bars "
@@ -60,8 +65,9 @@ if len(days.skipped):
     st.caption(days.skipped_sentence())
 
 calendar = [stamp.date() for stamp in days.day]
-linked_day = st.query_params.get("day")
-if "nifty_day" in st.session_state and not calendar[0] <= st.session_state["nifty_day"] <= calendar[-1]:
+new_data = position_source_changed("nifty_day", choice.source)
+linked_day = None if new_data else st.query_params.get("day")  # after a switch, the URL's day was the old data's
+if "nifty_day" in st.session_state and (new_data or not calendar[0] <= st.session_state["nifty_day"] <= calendar[-1]):
     st.session_state["nifty_day"] = calendar[-1]  # another source was picked: start at its newest day
 if "nifty_day" not in st.session_state:
     start = calendar[-1]
@@ -110,7 +116,7 @@ with st.container(key="prediction"):
     columns[1].metric("P(up)", f"{call.probability_up:.1%}")
     outcome = view.outcome
     if pd.isna(outcome["label"]):
-        columns[2].metric("Outcome", "not known yet")
+        columns[2].metric("Outcome", "pending", help="Not known yet: the day has not closed in the data.")
     else:
         label = int(task_named(TASK).labels(days)[position])
         actual = up_word if label == 1 else down_word
@@ -120,6 +126,7 @@ with st.container(key="prediction"):
         )
     columns[3].metric("Days in the data", f"{len(calendar):,}")
     st.caption(f"Model: {loaded.spec.arch} on {loaded.spec.image} images of {loaded.spec.image_size} px.")
+    show_split_mark(folder, loaded, choice.source, pd.Timestamp(picked), "day")
     if view.planted is not None and not view.planted.empty:
         st.info(
             "Planted pattern (demo ground truth): "
@@ -130,7 +137,7 @@ with st.container(key="prediction"):
     if outcome.get("filled_minutes", 0) > 0:
         st.caption(f"{int(outcome['filled_minutes'])} missing minute(s) forward-filled.")
     show_baseline_calls(loaded, view.bars, call.predicted_up)
-    offer_training_on(loaded, choice.loaded, TASK, upload_key=None if choice.payload is None else choice.cache_key)
+    offer_training_on(loaded, choice.loaded, TASK, source=choice.source)
 
 show_comparison(
     loaded,

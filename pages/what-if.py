@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -31,7 +32,11 @@ from models.what_if import (
     prediction_history,
     roc_curve,
 )
-from pages.shared import active_checkpoint, active_model, cached_model
+from pages.ui.navigation import ensure_app_navigation
+from pages.ui.shared import active_checkpoint, active_model, cached_model
+from pages.ui.sources import source_label
+
+ensure_app_navigation()  # first: a deep link on a fresh server goes through app.py
 
 MODELS = {
     "ticker": "Ticker regressor — alert threshold",
@@ -71,9 +76,18 @@ def seed_from_url(key: str, param: str, read: Callable[[str], Any], default: Any
 
 
 def fmt(value: float, interval: tuple[float, float] | None = None) -> str:
+    """A figure, with its interval in brackets for tables; a metric shows the figure alone (a value
+    with its interval is cut at 1280-1500 px) and its caption the interval (:func:`span`)."""
     if math.isnan(value):
         return "n/a"
-    return f"{value:.2f}" if interval is None else f"{value:.2f} ({interval[0]:.2f}–{interval[1]:.2f})"
+    return f"{value:.2f}" if interval is None else f"{value:.2f} ({span(interval)})"
+
+
+def span(interval: tuple[float, float] | None) -> str:
+    """An interval as ``low–high``, or ``n/a``."""
+    if interval is None or any(math.isnan(end) for end in interval):
+        return "n/a"
+    return f"{interval[0]:.2f}–{interval[1]:.2f}"
 
 
 def titled(figure: go.Figure, title: str, synthetic: bool) -> go.Figure:
@@ -119,16 +133,22 @@ except CheckpointError as error:
     )
     st.stop()
 except DataError as error:
-    st.error(f"The model's data ({source}) cannot be read: {error}. Check the source, or pick another checkpoint.")
+    st.error(
+        f"The model's data ({source_label(source)}) cannot be read: {error}. "
+        "Check the source, or pick another checkpoint."
+    )
     st.stop()
 
 if not len(past):
-    st.warning(f"The {part} split of {source} is empty: pick another split.")
+    st.warning(f"The {part} split of {source_label(source)} is empty: pick another split.")
     st.stop()
 first, last = pd.Timestamp(past.times[0]), pd.Timestamp(past.times[-1])
-st.caption(f"{len(past):,} {loaded.task.sample_noun} of {source}, {first:%Y-%m-%d} → {last:%Y-%m-%d}.")
+st.caption(f"{len(past):,} {loaded.task.sample_noun} of {source_label(source)}, {first:%Y-%m-%d} → {last:%Y-%m-%d}.")
 if past.synthetic:
     st.caption(SYNTHETIC_LABEL)
+
+#: Share of forecasts firing above which the offset correction, not the model, is said to decide the alerts.
+CORRECTION_DOMINATES = 0.9
 
 if loaded.task.is_regression:  # an alert threshold on the forecast move
     has_correction = past.predicted_pct_corrected is not None
@@ -147,12 +167,22 @@ if loaded.task.is_regression:  # an alert threshold on the forecast move
     columns[0].metric("Alerts fired", counts.alerts)
     columns[1].metric("Correct", counts.correct)
     columns[2].metric("Moves ≥ threshold", counts.events)
-    columns[3].metric("Precision", fmt(counts.precision, counts.precision_ci95))
-    columns[4].metric("Recall", fmt(counts.recall, counts.recall_ci95))
+    columns[3].metric("Precision", fmt(counts.precision))
+    columns[4].metric("Recall", fmt(counts.recall))
     st.caption(
-        f"Intervals: Wilson 95 %. Of the {counts.alerts} alerts, {counts.wrong_sign} called a move the wrong way and "
+        f"Wilson 95 % intervals: precision {span(counts.precision_ci95)}, recall {span(counts.recall_ci95)}. "
+        f"Of the {counts.alerts} alerts, {counts.wrong_sign} called a move the wrong way and "
         f"{counts.false_alarms} fired on a move under {threshold:g} %."
     )
+    if corrected:  # where the correction's constant shift, not the model, decides the alerts, say so
+        shift = float(np.median(past.predicted_pct_corrected - past.predicted_pct))
+        if abs(shift) >= threshold or counts.alerts >= CORRECTION_DOMINATES * len(past):
+            st.warning(
+                f"The offset correction moves every forecast by about {shift:+.2f} % (median), "
+                f"{'beyond' if abs(shift) >= threshold else 'close to'} the {threshold:g} % threshold: "
+                f"{counts.alerts:,} of {len(past):,} forecasts fire because of the correction, not the model. "
+                "Turn it off to see the model's own alerts."
+            )
     if past.baselines:
         st.markdown(f"**Each baseline on the same {part} split, alerting at the same {threshold:g} %**")
         rows = {name: alert_table(forecast, past.actual_pct, threshold) for name, forecast in past.baselines.items()}
@@ -191,10 +221,12 @@ else:  # a decision threshold on P(up)
     point = decision_point(past.probability_up, past.label, threshold)
     point_accuracy = point.accuracy
     columns = st.columns(3)
-    columns[0].metric("Accuracy", fmt(point.accuracy, point.accuracy_ci95))
+    columns[0].metric("Accuracy", fmt(point.accuracy))
     columns[1].metric("True-positive rate", fmt(point.tpr))
     columns[2].metric("False-positive rate", fmt(point.fpr))
-    st.caption("Accuracy interval: Wilson 95 %. Rows: the true outcome; columns: what the model called.")
+    st.caption(
+        f"Accuracy {span(point.accuracy_ci95)} (Wilson 95 %). Rows: the true outcome; columns: what the model called."
+    )
     if past.baselines:
         st.markdown(f"**Each baseline on the same {part} split, deciding at the same {threshold:g}**")
         points = {name: decision_point(answer, past.label, threshold) for name, answer in past.baselines.items()}

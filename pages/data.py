@@ -5,60 +5,30 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from data import DataError, LoadedBars
-from data.demo import DEMO_INDEX, DEMO_SYMBOLS
+from data import DataError
 from data.images import candlestick_figure
 from data.images.display import gadf_figure
 from data.settings import SYNTHETIC_LABEL, TICKER_WINDOW_BARS
 from data.views import count_ticker_windows, nifty_day_view, ticker_window_view
-from pages.shared import first_hours, load_named, load_upload
+from pages.ui.navigation import ensure_app_navigation
+from pages.ui.shared import first_hours
+from pages.ui.sources import pick_source
+
+ensure_app_navigation()  # first: a deep link on a fresh server goes through app.py
 
 TICKER_TASK = f"Ticker window ({TICKER_WINDOW_BARS} hourly bars)"
 NIFTY_TASK = "NIFTY day (first hour of minute bars)"
-TASK_INTERVAL = {TICKER_TASK: "60m", NIFTY_TASK: "1m"}
+#: The Data page's task choice → the task whose data it shows (its interval, demo symbols, sidebar keys).
+TASK_NAMES = {TICKER_TASK: "ticker", NIFTY_TASK: "nifty"}
 
 
 st.title("Data")
-task = st.radio("Task", [TICKER_TASK, NIFTY_TASK], horizontal=True, key="task")
-interval = TASK_INTERVAL[task]
-
-
-def from_demo() -> tuple[LoadedBars, str, bytes | None, str]:
-    default = DEMO_SYMBOLS.index(DEMO_INDEX if task == NIFTY_TASK else DEMO_SYMBOLS[0])
-    source = "demo:" + st.selectbox("Demo symbol (synthetic)", DEMO_SYMBOLS, index=default, key="demo_symbol")
-    return load_named(source, interval), source, None, ""
-
-
-def from_upload() -> tuple[LoadedBars, str, bytes | None, str]:
-    upload = st.file_uploader("CSV or Parquet of OHLC(V) bars", type=["csv", "txt", "parquet"], key="upload")
-    if upload is None:
-        st.info("Upload a file: the Kaggle NIFTY 100 minute file, a yfinance export, or any timestamp + OHLC CSV.")
-        st.stop()
-    payload, name = upload.getvalue(), upload.name
-    return load_upload(payload, name, interval), "", payload, name
-
-
-def from_yahoo() -> tuple[LoadedBars, str, bytes | None, str]:
-    symbol = st.text_input("Yahoo symbol", value="^NSEI" if task == NIFTY_TASK else "AAPL", key="ticker")
-    return load_named(symbol, interval), symbol, None, ""
-
-
-#: The source kinds, each with the widgets that load one.
-SOURCES = {"Demo market": from_demo, "Upload a file": from_upload, "Yahoo ticker": from_yahoo}
-kind = st.radio("Source", list(SOURCES), horizontal=True, key="source_kind")
-try:
-    loaded, source, payload, name = SOURCES[kind]()
-except DataError as error:
-    st.error(f"{error}")
-    st.stop()
-
+task = st.radio("Task", list(TASK_NAMES), horizontal=True, key="task")
+choice = pick_source(TASK_NAMES[task])
+loaded, source = choice.loaded, choice.source
 if loaded.synthetic:
     st.info(SYNTHETIC_LABEL)
-if loaded.stale_reason:
-    st.warning(
-        f"Yahoo could not be reached ({loaded.stale_reason}); showing the cached copy from "
-        f"{loaded.cache_age.total_seconds() / 3600:.1f} h ago."
-    )
+
 summary = loaded.summary()
 columns = st.columns(5)
 columns[0].metric("Bars", f"{summary['rows']:,}")
@@ -84,7 +54,7 @@ try:
         end = view.bars.index[-1]
         st.subheader(f"{TICKER_WINDOW_BARS} hourly bars ending {end:%Y-%m-%d %H:%M}")
     else:
-        days = first_hours(source, payload, name)
+        days = first_hours(source)
         if len(days.skipped):
             st.caption(days.skipped_sentence())
         labels = [f"{day:%Y-%m-%d}" for day in days.day]

@@ -15,9 +15,10 @@ import streamlit as st
 from data.bars import LoadedBars
 from data.errors import RendererUnavailableError
 from data.settings import OHLC
-from data.uploads import store_upload
 from models.baseline_report import baseline_table
 from models.checkpoints import LoadedCheckpoint
+from pages.ui.sources import trained_on_label
+from workflows.notices import map_notices
 from workflows.window import WindowExplanation, sanity_table, window_trust_table
 from xai import ALL_METHODS, METHODS
 from xai.export import attributions_csv, attributions_npz, export_parameters, params_json, per_time_csv
@@ -99,24 +100,18 @@ def window_scores(
     return window_trust_table(_loaded, _result)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _kept_upload(upload_key: str, _data: LoadedBars) -> str:
-    """The name an upload is kept under in the cache: stored once per upload, not on every rerun."""
-    return store_upload(_data).source
-
-
-def offer_training_on(loaded: LoadedCheckpoint, data: LoadedBars, task: str, *, upload_key: str | None) -> None:
+def offer_training_on(loaded: LoadedCheckpoint, data: LoadedBars, task: str, *, source: str) -> None:
     """When a model trained on the synthetic demo explains real prices, say so and offer to train on them.
 
-    The link opens the Train page on ``task`` with this data (a ticker by name; an upload kept in
-    the cache as ``upload:<digest>``, read back by name there).
+    The link opens the Train page on ``task`` with this data's ``source`` (a ticker, or an upload
+    kept in the cache as ``upload:<digest>``, read back by name there).
     """
     if not loaded.card.data.synthetic or data.synthetic:
         return
-    source = data.source if upload_key is None else _kept_upload(upload_key, data)  # read back by name
     with st.container(key="demo_model_on_real_data"):
         st.warning(
-            f"This model was trained on the synthetic demo market ({loaded.card.data.trained_on}), not on real prices: "
+            f"This model was trained on the synthetic demo market ({trained_on_label(loaded.card)}), "
+            "not on real prices: "
             "its forecast and maps for this data say what a model of the demo would see here."
         )
         # a plain link to the Train page's URL with its parameters: it works however this page was opened
@@ -185,6 +180,10 @@ def show_comparison(
             f"Each map scaled to its own robust peak (98 % of its mass), then drawn on one scale. "
             f"Computed in {1000 * seconds:.0f} ms (one forward, three backward passes)."
         )
+        notices = explained_notices(result)
+        for key in methods:
+            if key in notices:
+                st.warning(f"**{METHODS[key].label}** — {notices[key]}")
         if settings.teaching:
             for column, key in zip(st.columns(len(methods)), methods, strict=True):
                 column.markdown(f"**{METHODS[key].label}**  \n{METHODS[key].how_to_read}")
@@ -205,6 +204,12 @@ def show_comparison(
     )
     _trust_section(loaded, folder, result, methods, window_id)
     _downloads(result, bars, methods, figure, window_id)
+
+
+def explained_notices(result: WindowExplanation) -> dict[str, str]:
+    """What each map of ``result`` cannot show (:func:`workflows.notices.map_notices`), in words."""
+    what = {1: "the forecast's rise", -1: "the forecast's fall"}.get(result.direction, "the model's call")
+    return map_notices(result, what)
 
 
 def _trust_section(
@@ -236,7 +241,7 @@ def _trust_section(
 
 def _downloads(result: WindowExplanation, bars: pd.DataFrame, methods: list[str], figure, window_id: str) -> None:
     # the files are built only when a button is clicked (callables), not on every rerun
-    params = export_parameters(result.explanations, window=window_id)
+    params = export_parameters(result.explanations, window=window_id, notices=explained_notices(result))
     columns = st.columns(4)
     columns[0].download_button(
         "Attributions (NPZ)",
