@@ -21,7 +21,9 @@ checkpoint folder's name):
   (:func:`workflows.range_evaluation.evaluate_range` over the test split's days, ``--limit`` of
   them evenly spaced; direction +1, the page's default, for the regressor): per method the mean
   share on the planted interval, the three chances (flat map, habit, other days), the 95 %
-  intervals of the excess, and ``beats_all_three``; ``available: false`` and the reason on a source
+  intervals of the excess, ``beats_all_three`` and ``beats_every_defined_chance`` (the
+  other-days chance is undefined — ``null`` — when every pattern sits at the same steps, as the
+  ticker's planted bar, always the window's last, does); ``available: false`` and the reason on a source
   without planted ground truth (any file) or when no evaluated window has a pattern;
 * ``forecast_parts`` — regressors on the demo market: on the test windows that end on a planted
   pattern's bar, each part of the forecast (autoregression, chart, LSTM; thousandths of log10)
@@ -112,11 +114,17 @@ def _print_localisation(name: str, located: dict[str, Any]) -> None:
     )
     for key, entry in located["methods"].items():
         beaten = [chance for chance, ok in entry["beats"].items() if ok]
+        undefined = [chance.replace("_", " ") for chance, ok in entry["beats"].items() if ok is None]
+        if entry["beats_all_three"]:
+            verdict = "beats all three"
+        elif entry["beats_every_defined_chance"]:
+            verdict = f"beats every defined chance ({', '.join(undefined)} undefined)"
+        else:
+            verdict = f"beats {', '.join(beaten) or 'none'} only"
         print(
             f"[{name}]   {method_label(key):>16}: share {fmt(entry['share'])} vs chance flat "
             f"{fmt(entry['chance_flat'])} / habit {fmt(entry['chance_habit'])} / other days "
-            f"{fmt(entry['chance_other_days'])} → "
-            + ("beats all three" if entry["beats_all_three"] else f"beats {', '.join(beaten) or 'none'} only"),
+            f"{fmt(entry['chance_other_days'])} → {verdict}",
             flush=True,
         )
 

@@ -224,16 +224,19 @@ def planted_localisation(loaded: LoadedCheckpoint, source: str, samples: TaskSam
         chances = {"flat": flat, "habit": None if summary.habit is None else summary.habit[key]}
         chances["other_days"] = summary.other_days[key]
         entry: dict[str, Any] = {"share": _num(flat.mean_share), "hit_rate": _num(flat.hit_rate)}
-        beats = {}
+        beats: dict[str, bool | None] = {}
         for name, scored in chances.items():
-            defined = scored is not None and np.isfinite(scored.mean_chance_share)  # other days: needs 2 rows
+            # other days: undefined with fewer than 2 patterns, or when every pattern sits at the same steps
+            defined = scored is not None and np.isfinite(scored.mean_chance_share)
             band = scored.excess_band() if defined else None
             low = None if band is None else _num(band.low[0])
             entry[f"chance_{name}"] = None if scored is None else _num(scored.mean_chance_share)
             entry[f"excess_{name}_ci95"] = None if band is None else [low, _num(band.high[0])]
-            beats[name] = low is not None and low > 0
+            beats[name] = None if band is None else (low is not None and low > 0)
         entry["beats"] = beats
-        entry["beats_all_three"] = all(beats.values())
+        entry["beats_all_three"] = all(beats.values())  # strict: an undefined chance is not beaten
+        applicable = [value for value in beats.values() if value is not None]
+        entry["beats_every_defined_chance"] = bool(applicable) and all(applicable)
         methods[key] = entry
     return {"available": True, "with_pattern": summary.n, "interval": summary.note, **base, "methods": methods}
 

@@ -120,6 +120,17 @@ def test_one_interval_has_no_others():
     assert np.isnan(result.chance_share).all()
 
 
+def test_the_same_interval_on_every_row_leaves_other_intervals_undefined():
+    """The ticker's planted bar is always the window's last: the other rows' intervals are each row's
+    own, so that chance would equal the share whatever the map — it has no power, and is not given."""
+    per_time = np.eye(4)[[3, 3, 0]]  # two maps on the last step, one elsewhere
+    result = interval_specificity(per_time, np.array([[3, 4], [3, 4], [3, 4]]))
+    np.testing.assert_allclose(result.share, [1.0, 1.0, 0.0])
+    assert result.n == 3
+    assert np.isnan(result.chance_share).all()
+    assert np.isnan(result.chance_hit).all()
+
+
 def test_welch_band_by_hand():
     # means 2 and 0.5; variances of the means 1/3 and 1/12; Welch-Satterthwaite df = 3 exactly
     band = welch_band([1.0, 2.0, 3.0], [0.0, 0.0, 1.0, 1.0])

@@ -53,10 +53,10 @@ def test_alert_slider_and_correction_toggle_recount_the_history():
     past = shipped_history("ticker")
     app = what_if_page()
     no_errors(app)
-    # the card's own figures at the default 1 %: 20 alerts, 18 right, 68 moves of 1 % or more
+    # the card's own figures at the default 1 %: 23 alerts, 19 right, 68 moves of 1 % or more
     shown = metrics(app)
     assert shown == expected_alert_metrics(past.predicted_pct, past.actual_pct, 1.0)
-    assert (shown["Alerts fired"], shown["Correct"], shown["Moves ≥ threshold"]) == ("20", "18", "68")
+    assert (shown["Alerts fired"], shown["Correct"], shown["Moves ≥ threshold"]) == ("23", "19", "68")
     counts = alert_table(past.predicted_pct, past.actual_pct, 1.0)
     low, high = counts.precision_ci95
     assert f"Wilson 95 % intervals: precision {low:.2f}–{high:.2f}, recall" in captions(app)
@@ -67,16 +67,16 @@ def test_alert_slider_and_correction_toggle_recount_the_history():
     app.slider(key="what_if_threshold_ticker").set_value(0.5).run()
     no_errors(app)
     assert metrics(app) == expected_alert_metrics(past.predicted_pct, past.actual_pct, 0.5)
-    assert metrics(app)["Alerts fired"] == "30"
+    assert metrics(app)["Alerts fired"] == "37"
     assert app.query_params["threshold"] == "0.5"
 
     app.toggle(key="what_if_corrected").set_value(True).run()
     no_errors(app)
     assert metrics(app) == expected_alert_metrics(past.predicted_pct_corrected, past.actual_pct, 0.5)
-    assert metrics(app)["Alerts fired"] == "36"  # the card's corrected figure
+    assert metrics(app)["Alerts fired"] == "58"  # the card's corrected figure
     assert not any("offset correction moves every forecast" in warning.value for warning in app.warning)
 
-    shift = float(np.median(past.predicted_pct_corrected - past.predicted_pct))  # -0.34 %: the correction's own move
+    shift = float(np.median(past.predicted_pct_corrected - past.predicted_pct))  # -0.33 %: the correction's own move
     app.slider(key="what_if_threshold_ticker").set_value(0.3).run()
     corrected = alert_table(past.predicted_pct_corrected, past.actual_pct, 0.3)
     assert [warning.value for warning in app.warning if "offset correction" in warning.value] == [
@@ -86,7 +86,7 @@ def test_alert_slider_and_correction_toggle_recount_the_history():
     ]
 
     app.slider(key="what_if_threshold_ticker").set_value(1.0).run()
-    assert (metrics(app)["Alerts fired"], metrics(app)["Correct"]) == ("25", "19")  # the card: 25 alerts, 19 right
+    assert (metrics(app)["Alerts fired"], metrics(app)["Correct"]) == ("23", "19")  # the card: 23 alerts, 19 right
     figure = json.loads(app.get("plotly_chart")[0].proto.spec)
     assert SYNTHETIC_LABEL in figure["layout"]["title"]["text"]
     names = {trace["name"] for trace in figure["data"]}
@@ -141,7 +141,7 @@ def test_a_bad_link_is_a_warning_and_the_default(query, warning):
     assert any(warning in box.value for box in app.warning), [box.value for box in app.warning]
     assert app.radio(key="what_if_model").value == "ticker"
     assert app.slider(key="what_if_threshold_ticker").value == 1.0
-    assert metrics(app)["Alerts fired"] == "20"
+    assert metrics(app)["Alerts fired"] == "23"
     assert (app.query_params["model"], app.query_params["threshold"]) == ("ticker", "1")
 
 

@@ -59,11 +59,13 @@ def test_a_model_that_ignores_the_image_gives_it_nothing(case):
 
 def test_without_its_sequence_head_and_autoregression_the_chart_carries_more_of_the_forecast(case):
     """The closes still act through the window's volatility, which scales the chart's part, so the
-    chart's share rises but need not pass one half (shipped model: 0.17–0.34 → 0.49–0.62)."""
+    chart's share rises but does not reach one (shipped model: 0.67–0.87 → 0.76–0.93; the chart head
+    with a weight per time column carries most of it already)."""
     model, image, closes = case
     whole = sequence_attribution(model, image, closes)
     result = sequence_attribution(silence(model, "sequence"), image, closes)
-    assert (result.image_share > whole.image_share + 0.1).all(), (whole.image_share, result.image_share)
+    assert (result.image_share > whole.image_share + 0.05).all(), (whole.image_share, result.image_share)
+    assert (result.image_share < 1).all()
 
 
 def test_direction_flips_every_attribution(case):

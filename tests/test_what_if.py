@@ -304,7 +304,7 @@ def test_regressor_history_reproduces_the_cards_alerts_with_and_without_the_corr
                 expected["correct"],
             ), (variant, key)
     at_one = alert_table(past.predicted_pct, past.actual_pct, 1.0)
-    assert (at_one.alerts, at_one.correct, at_one.events) == (20, 18, 68)
+    assert (at_one.alerts, at_one.correct, at_one.events) == (23, 19, 68)
     # the actual moves and their hours, by the data layer's own arithmetic (price ratios, not log10)
     windows = make_ticker_windows(load_source("demo:ACME", "60m").bars)
     np.testing.assert_allclose(past.actual_pct, windows.pct_change[-674:], rtol=1e-9, atol=1e-9)

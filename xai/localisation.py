@@ -267,8 +267,10 @@ def interval_specificity(per_time: Any, intervals: Any, *, tolerance: int = 0) -
         tolerance: steps of slack on either side for the pointing game.
 
     Returns:
-        :class:`Localisation` with ``chance == "other intervals"`` (NaN chance with fewer than 2 rows
-        with an interval).
+        :class:`Localisation` with ``chance == "other intervals"``; NaN chance with fewer than 2 rows
+        with an interval, or when every row's interval is the same (the ticker's planted bar is
+        always the window's last): other rows' intervals are then this row's own, and the test has
+        no power — the model's habit is the chance that asks the question there.
 
     Raises:
         TypeError / ValueError: bad shapes or values, naming the parameter.
@@ -278,7 +280,7 @@ def interval_specificity(per_time: Any, intervals: Any, *, tolerance: int = 0) -
     unique, index, counts = _unique_intervals(spans, valid)
     result = _own_scores(rows, spans, valid, unique, index, tolerance)
     n = int(valid.sum())
-    if n < 2:
+    if n < 2 or len(unique) < 2:
         return dataclasses.replace(result, chance="other intervals")
     shares, hits = _scorereal_matrix(rows[valid], unique, tolerance)
     own = index[valid]
