@@ -75,14 +75,14 @@ def to_interval(loaded: LoadedBars, interval: str) -> LoadedBars:
     if len(loaded.bars) < 2:
         note = f"a single bar: its interval cannot be told, taken as {interval}"
         return dataclasses.replace(loaded, interval=interval, notes=(*loaded.notes, note))
+    name = loaded.file_name or loaded.source  # an upload by its file's name, never its internal id
     if loaded.interval not in INTERVAL_STEP:
         raise DataError(
-            f"{loaded.source} holds {loaded.interval} bars, which cannot be turned into {interval} bars; "
-            "give 1m, 60m or 1d bars"
+            f"{name} holds {loaded.interval} bars, which cannot be turned into {interval} bars; give 1m, 60m or 1d bars"
         )
     if INTERVAL_STEP[loaded.interval] > INTERVAL_STEP[interval]:
         raise DataError(
-            f"{loaded.source} holds {loaded.interval} bars; {interval} bars cannot be made from them. "
+            f"{name} holds {loaded.interval} bars; {interval} bars cannot be made from them. "
             f"Ask for {loaded.interval} or coarser, or give a file of {interval} bars"
         )
     bars = resample_bars(loaded.bars, interval)

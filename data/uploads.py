@@ -1,9 +1,11 @@
 """Uploaded bars kept in the cache under their content's digest, never under the uploader's name.
 
-A model trained on the Train page from an uploaded file records its data source; the What-if and
-Evaluate pages later read that source again. The file itself is never written: its canonical bars
-are stored in ``<cache>/uploads/<sha256 of the bars>.parquet`` (atomically), and the source is
-named ``upload:<digest>`` — a name the server chose, so no user text ever becomes a path.
+An upload is read once and becomes the session's data on every page; a model trained on it records
+its data source, which What if and Evaluate read again. The file itself is never written: its
+canonical bars, with the file's name and reading report as metadata, are stored in
+``<cache>/uploads/<digest>.parquet`` (atomically; the digest is of the bars, the name and the
+report), and the source is named ``upload:<digest>`` — a name the server chose, so no user text
+ever becomes a path.
 """
 
 from __future__ import annotations
@@ -28,20 +30,24 @@ def store_upload(loaded: LoadedBars) -> LoadedBars:
 
     Returns:
         ``loaded`` with ``source = "upload:<32 hex digits>"`` — the first 128 bits of the SHA-256
-        of the bars —, ``file_name`` its former source (the file's name) and a note naming it.
+        of the bars, the file's name and its reading report (so two files whose bars agree keep
+        their own) —, ``file_name`` its former source (the file's name) and a note naming it.
     """
-    digest = hashlib.sha256(pd.util.hash_pandas_object(loaded.bars, index=True).to_numpy().tobytes()).hexdigest()[:32]
+    metadata = {
+        "name": loaded.source,
+        "layout": loaded.layout,
+        "timezone": loaded.timezone or "",
+        # the reading report travels with the bars: what was rejected or repaired, and why
+        "rejected": json.dumps(loaded.rejected, sort_keys=True),
+        "rejected_examples": json.dumps(loaded.rejected_examples, sort_keys=True),
+        "notes": json.dumps(list(loaded.notes)),
+    }
+    # the digest covers the report and the name too: two files whose bars agree keep their own reports
+    content = hashlib.sha256(pd.util.hash_pandas_object(loaded.bars, index=True).to_numpy().tobytes())
+    content.update(json.dumps(metadata, sort_keys=True).encode("utf-8"))
+    digest = content.hexdigest()[:32]
     path = cache_path("uploads", f"{digest}.parquet")
     if read_frame(path) is None:
-        metadata = {
-            "name": loaded.source,
-            "layout": loaded.layout,
-            "timezone": loaded.timezone or "",
-            # the reading report travels with the bars: what was rejected or repaired, and why
-            "rejected": json.dumps(loaded.rejected),
-            "rejected_examples": json.dumps(loaded.rejected_examples),
-            "notes": json.dumps(list(loaded.notes)),
-        }
         write_frame(path, loaded.bars, metadata)
     source = UPLOAD_PREFIX + digest
     return dataclasses.replace(

@@ -65,12 +65,12 @@ class PairedComparison:
 def _paired_bootstrap(
     n: int, statistic: Callable[[np.ndarray], np.ndarray], *, block: int, n_boot: int, seed: int
 ) -> tuple[float, float]:
-    from models.evaluation import block_bootstrap_indices
+    from models.evaluation import block_bootstrap_indices, usable_block
 
     rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
     values = np.concatenate(
         [
-            statistic(block_bootstrap_indices(n, min(block, n), min(200, n_boot - start), rng))
+            statistic(block_bootstrap_indices(n, usable_block(block, n), min(200, n_boot - start), rng))
             for start in range(0, n_boot, 200)
         ]
     )

@@ -14,7 +14,7 @@ from data.settings import SYNTHETIC_LABEL
 from models.datasets import TaskSamples, load_samples
 from pages.ui.navigation import ensure_app_navigation
 from pages.ui.shared import active_checkpoint, active_model, cached_model
-from pages.ui.sources import source_label, trained_on_label
+from pages.ui.sources import show_source_line, source_label, trained_on_label
 from workflows.range_evaluation import (
     DateSpan,
     RangeEvaluation,
@@ -127,7 +127,8 @@ def show_results(result: RangeEvaluation) -> None:
         st.caption(
             f"Interval: {result.localisation.note}. Chances — flat map: interval length / window; habit: the "
             f"samples without a pattern scored on the same intervals; other days: each map on the other "
-            f"samples' intervals{synthetic_note}"
+            f"samples' intervals — empty when every pattern sits at the same steps (the ticker's breakout bar "
+            f"is always the window's last: that chance would equal the share whatever the map){synthetic_note}"
         )
 
 
@@ -142,6 +143,7 @@ try:
     loaded = active_model(task)
     folder, source = active_checkpoint(task), loaded.card.data.source
     span = date_span(folder, task, source)
+    show_source_line(source, loaded.task.interval, "The model's data: ")
 except ValueError as error:  # CheckpointError and DataError are ValueErrors with a message that says what to do
     st.error(f"{error}")
     st.stop()

@@ -12,7 +12,7 @@ from models.checkpoints import CheckpointError, read_card
 from models.registry import SHIPPED
 from models.tasks import TASKS
 from pages.ui.navigation import ensure_app_navigation
-from pages.ui.sources import trained_on_label
+from pages.ui.sources import active_source, show_source_line, trained_on_label
 
 ensure_app_navigation()  # first: a deep link on a fresh server goes through app.py
 
@@ -23,6 +23,7 @@ def shipped_card(task: str) -> ModelCard:
 
 
 st.title("Chart XAI — why did the chart model say that?")
+show_source_line(active_source(), None, "Your data: ")
 st.markdown(
     f"""
 This dashboard renders price windows as the images stock-chart models see — a **candlestick**

@@ -26,7 +26,7 @@ from models.training import (
 )
 from pages.ui.navigation import ensure_app_navigation
 from pages.ui.shared import active_checkpoint, load_named, use_checkpoint
-from pages.ui.sources import active_source, keep_upload, set_active_source, source_label
+from pages.ui.sources import active_source, keep_upload, set_active_source, show_source_line, source_label
 
 ensure_app_navigation()  # first: a deep link on a fresh server goes through app.py
 
@@ -171,6 +171,7 @@ st.caption(
     "Train or fine-tune a model on the chosen data; it is saved in the cache folder, never in the project. "
     "Changing a setting while training runs stops it."
 )
+show_source_line(active_source(), None, "Your data: ")
 linked_task = st.query_params.get("task")
 linked_source = st.query_params.get("source") or active_source()  # a page's offer, else this session's data
 if linked_task in TASKS.values() and "task" not in st.session_state:  # a page offered to train on its data

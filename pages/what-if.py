@@ -34,7 +34,7 @@ from models.what_if import (
 )
 from pages.ui.navigation import ensure_app_navigation
 from pages.ui.shared import active_checkpoint, active_model, cached_model
-from pages.ui.sources import source_label
+from pages.ui.sources import show_source_line, source_label
 
 ensure_app_navigation()  # first: a deep link on a fresh server goes through app.py
 
@@ -126,6 +126,7 @@ try:
     if not source:
         raise CheckpointError(f"the card in {loaded.folder} does not name its data source")
     past = history(active_checkpoint(task), task, source, part)
+    show_source_line(source, loaded.task.interval, "The model's data: ")
 except CheckpointError as error:
     st.error(
         f"The {task} model cannot be used: {error}. "

@@ -21,9 +21,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
+from data.demo import DEMO_INDEX, demo_bars
 from pages.ui.navigation import APP_PAGES
 from tests.browser import (
     REPO_ROOT,
+    RUN_COUNTER,
     ChromiumMissingError,
     ServerError,
     StreamlitServer,
@@ -293,3 +295,127 @@ def test_what_if_slider_recounts_the_alerts(app_url: str, page: Page, artifacts:
     assert page.locator(".js-plotly-plot .shapelayer path").first.get_attribute("d") != line_x
     expect_clean(page)
     screenshot(page, artifacts, "what-if-threshold")
+
+
+# --- the journey of issue 13: one upload, every page ---------------------------------------------
+
+JOURNEY_FILE = "my minutes.csv"
+#: Days of one-minute bars in the journey's upload: enough hourly windows for the ticker task's
+#: purged split (50 bars at each boundary), and first hours for the NIFTY-day task.
+JOURNEY_DAYS = 120
+
+
+def journey_csv(folder: Path) -> Path:
+    """A plain timestamp + OHLCV CSV of one-minute index bars (from the demo generator, but an upload
+    as far as the app knows: a file with a name, no demo label)."""
+    bars = demo_bars(DEMO_INDEX, "1m").bars
+    days = bars.index.normalize().unique()[-JOURNEY_DAYS:]
+    path = folder / JOURNEY_FILE
+    bars.loc[bars.index.normalize().isin(days)].to_csv(path, index_label="timestamp")
+    return path
+
+
+def sidebar_data_line(page: Page) -> Locator:
+    return page.get_by_test_id("stSidebar").locator(".st-key-data_line")
+
+
+def go_to(page: Page, title: str) -> None:
+    """Follow the sidebar's link to a page (the same session)."""
+    with rerun_after(page, timeout_s=300):
+        page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
+
+
+def test_one_upload_follows_the_user_through_every_page(app_url: str, page: Page, artifacts: Path, tmp_path: Path):
+    """Upload once (Train), train a tiny model on it, use it, and find the same data and model on every page."""
+    upload = journey_csv(tmp_path)
+    open_app(page, f"{app_url}/train")
+    with rerun_after(page):
+        page.get_by_text("Ticker regressor (next-hour close)", exact=True).click()
+    with rerun_after(page):
+        page.get_by_text("Upload a file", exact=True).click()
+    with rerun_after(page, timeout_s=300):
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(upload))
+    epochs = page.get_by_role("spinbutton", name=re.compile("^Epochs"))
+    with rerun_after(page):
+        epochs.fill("1")
+        epochs.press("Enter")
+    with rerun_after(page, timeout_s=600):
+        page.get_by_role("button", name="Start training").click()
+    upload_label = re.escape(f"{JOURNEY_FILE} (your upload)")
+    use = page.get_by_role("button", name=re.compile(rf"^Use this model and its data \({upload_label}\)"))
+    expect(use).to_be_visible(timeout=600_000)
+    with rerun_after(page):
+        use.click()
+    expect(page.get_by_text("Every page of this session now uses this model, on its data")).to_be_visible()
+    expect(sidebar_data_line(page)).to_contain_text(f"{JOURNEY_FILE} (your upload)")
+    screenshot(page, artifacts, "journey-train")
+
+    go_to(page, "Ticker")
+    expect_explanation(page)
+    expect(sidebar_data_line(page)).to_contain_text(f"{JOURNEY_FILE} (your upload)")
+    expect(sidebar_data_line(page)).to_contain_text("bars of 60m")
+    expect(page).to_have_url(re.compile(r"source=upload%3A[0-9a-f]{32}"))
+    model = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Model")
+    expect(model).not_to_have_text(re.compile("^shipped"))  # the model just trained
+    # its newest window came after its own test split (no outcome yet)
+    expect(page.locator(".st-key-split_mark")).to_contain_text("newer than the model's test split")
+    screenshot(page, artifacts, "journey-ticker")
+
+    go_to(page, "NIFTY day")
+    expect_explanation(page, n_metrics=4)
+    expect(sidebar_data_line(page)).to_contain_text(f"{JOURNEY_FILE} (your upload)")
+    expect(sidebar_data_line(page)).to_contain_text("bars of 1m")
+    expect(page).to_have_url(re.compile(r"source=upload%3A[0-9a-f]{32}"))
+    # the shipped classifier never saw this file
+    expect(page.locator(".st-key-split_mark")).to_contain_text("The model was not trained on this data")
+    screenshot(page, artifacts, "journey-nifty")
+
+    go_to(page, "What if")
+    expect(page.get_by_text(re.compile(rf"hourly forecasts of {upload_label}"))).to_be_visible()
+    expect(sidebar_data_line(page)).to_contain_text(f"The model's data: {JOURNEY_FILE} (your upload)")
+    expect_clean(page)
+
+    go_to(page, "Evaluate")
+    with rerun_after(page, timeout_s=300):
+        page.get_by_text("Ticker regressor", exact=True).click()
+    expect(page.get_by_text(re.compile(rf"tested on {upload_label}"))).to_be_visible()
+    expect_clean(page)
+
+    go_to(page, "Data")
+    expect(sidebar_data_line(page)).to_contain_text(f"{JOURNEY_FILE} (your upload)")
+    expect(metric_value(page, "Interval")).to_have_text("60m")
+    expect_clean(page)
+    assert "upload:" not in page.locator("section.main, [data-testid='stMain']").first.inner_text()
+    screenshot(page, artifacts, "journey-data")
+
+
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_the_five_map_titles_never_overlap(width: int, app_url: str, chromium: Browser, artifacts: Path):
+    context = chromium.new_context(viewport={"width": width, "height": 1000})
+    context.add_init_script(RUN_COUNTER)
+    tab = context.new_page()
+    try:
+        open_app(tab, f"{app_url}/ticker")
+        expect_explanation(tab)
+        titles = tab.locator(".st-key-comparison .js-plotly-plot g.annotation")
+        boxes = {}
+        for index in range(titles.count()):
+            text = titles.nth(index).inner_text().strip()
+            if text in MAP_TITLES:
+                boxes[text] = titles.nth(index).bounding_box()
+        assert sorted(boxes) == sorted(MAP_TITLES)
+        for first, a in boxes.items():
+            for second, b in boxes.items():
+                if first < second:
+                    apart = (
+                        a["x"] + a["width"] <= b["x"]
+                        or b["x"] + b["width"] <= a["x"]
+                        or a["y"] + a["height"] <= b["y"]
+                        or b["y"] + b["height"] <= a["y"]
+                    )
+                    assert apart, f"{first!r} and {second!r} overlap at {width} px: {a} {b}"
+        widths = [box["width"] for box in boxes.values()]
+        assert min(widths) > 0
+        screenshot(tab, artifacts, f"ticker-{width}px")
+    finally:
+        context.close()

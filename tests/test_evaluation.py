@@ -16,8 +16,10 @@ from models.evaluation import (
     fit_offset_correction,
     regressor_report,
     roc_auc,
+    usable_block,
     wilson_interval,
 )
+from models.paired import compare_rmse
 
 Z = 1.959964
 
@@ -252,6 +254,21 @@ def test_bootstrap_is_reproducible_with_the_seed(rng: np.random.Generator) -> No
     assert first == again
     assert first["rmse_ratio_ci95"] != other["rmse_ratio_ci95"]
     assert first["rmse_ratio"] == other["rmse_ratio"]
+
+
+def test_a_block_as_long_as_the_data_is_shortened_so_the_interval_is_not_empty(rng: np.random.Generator) -> None:
+    """A circular block as long as the data resamples only rotations of it: every statistic repeats and
+    the interval has zero width. The block is cut to a quarter of the windows instead."""
+    assert [usable_block(50, n) for n in (674, 200, 29, 3)] == [50, 50, 7, 1]
+    target, last = random_walk(rng, 29)
+    predicted = last + 0.5 * (target - last) + rng.normal(0, 0.001, target.size)
+    report = regressor_report(target, predicted, last, train_up_share=0.5, block=29, n_boot=400)
+    low, high = report["rmse_ratio_ci95"]
+    assert low < report["rmse_ratio"] < high
+    low, high = report["model"]["rmse_log_ci95"]
+    assert high - low > 0
+    paired = compare_rmse((predicted - target) ** 2, (last - target) ** 2, block=50, n_boot=400)
+    assert paired.ci95[0] < paired.value < paired.ci95[1]
 
 
 def test_block_bootstrap_indices_are_circular_blocks() -> None:

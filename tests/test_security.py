@@ -99,7 +99,11 @@ def test_uploads_are_kept_under_their_digest_never_their_name(isolated_cache):
     assert again.bars.equals(loaded.bars)
     assert "../../../evil name.csv" in again.notes[-1]  # the name is only ever text
     assert again.file_name == "../../../evil name.csv"
-    assert store_upload(load_bar_file(payload, name="other.csv")).source == loaded.source
+    assert store_upload(load_bar_file(payload, name="../../../evil name.csv")).source == loaded.source  # kept once
+    other = store_upload(load_bar_file(payload, name="other.csv")).source  # another file: its own name and report
+    assert re.fullmatch(r"upload:[0-9a-f]{32}", other)
+    assert other != loaded.source
+    assert load_source(other).file_name == "other.csv"
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,8 @@ class SplitSpan:
 @dataclasses.dataclass(frozen=True)
 class SplitMark:
     """Where one sample stands for a model: ``part`` (``"train"``, ``"validation"``, ``"test"``,
-    ``"purged"``, ``"pooled"`` or ``"unseen"``), a sentence for the page, and whether to warn."""
+    ``"purged"``, ``"newer"``, ``"older"``, ``"pooled"`` or ``"unseen"``), a sentence for the page,
+    and whether to warn."""
 
     part: str
     words: str
@@ -76,7 +77,14 @@ def split_mark(
                 "in the gap left so that no bar serves two splits: the model never saw it.",
                 warn=False,
             )
-        return SplitMark("unseen", f"This {noun} is outside the data the model was trained and tested on.", False)
+        if before:  # after the last split: the newest samples, whose outcome was not known yet
+            return SplitMark(
+                "newer",
+                f"This {noun} is newer than the model's test split (its outcome was not in the data yet): "
+                "the model never saw it.",
+                warn=False,
+            )
+        return SplitMark("older", f"This {noun} is older than the data the model was trained on.", warn=False)
     for entry in card.data.pooled:
         first, last = pd.Timestamp(entry["first"]), pd.Timestamp(entry["last"])
         if entry.get("source") == source and first <= _like(time, first) <= last:

@@ -175,7 +175,8 @@ def show_data_line(loaded: LoadedBars, prefix: str = "") -> None:
     """The sidebar's line naming the data: name, rows, date range and interval."""
     index = loaded.bars.index
     span = f"{index[0]:%Y-%m-%d} → {index[-1]:%Y-%m-%d}" if len(index) else "no bars"
-    st.sidebar.caption(f"{prefix}**{data_label(loaded)}** · {len(index):,} bars of {loaded.interval} · {span}")
+    with st.sidebar.container(key="data_line"):
+        st.caption(f"{prefix}**{data_label(loaded)}** · {len(index):,} bars of {loaded.interval} · {span}")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -200,3 +201,17 @@ def trained_on_label(card: ModelCard) -> str:
         return source_label(data.source)
     others = ", ".join(f"{source_label(entry['source'])} ({entry['samples']:,} windows)" for entry in data.pooled)
     return f"{source_label(data.source)}, with the same training period of {others} pooled in"
+
+
+def show_source_line(source: str | None, interval: str | None, prefix: str = "") -> None:
+    """The sidebar's data line for a source a page reads by name (the model's data on What if and
+    Evaluate, the session's active data on Home and Train); nothing when there is none."""
+    if not source:
+        return
+    try:
+        loaded = load_named(source, interval)
+    except DataError:
+        with st.sidebar.container(key="data_line"):
+            st.caption(f"{prefix}**{source_label(source)}** · cannot be read on this server")
+        return
+    show_data_line(loaded, prefix)
