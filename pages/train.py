@@ -11,6 +11,7 @@ import streamlit as st
 
 from data import DataError
 from data.settings import SYNTHETIC_LABEL
+from data.uploads import is_upload_source
 from models.architectures import IMAGES, ModelSpec
 from models.card import same_test_split
 from models.checkpoints import CheckpointError, read_card
@@ -217,6 +218,8 @@ try:
         upload, pool = None, ()
         if not source:
             st.info("Type a ticker, e.g. " + task_named(task).yahoo_example + ", or follow a page's offer to train.")
+        elif is_upload_source(source):
+            st.caption(f"That is {source_label(source)}.")  # the file, not the internal name
     else:
         upload = st.file_uploader("CSV or Parquet of OHLC(V) bars", type=["csv", "txt", "parquet"], key="upload")
         source, pool = (upload.name if upload is not None else ""), ()

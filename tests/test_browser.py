@@ -329,8 +329,7 @@ def test_one_upload_follows_the_user_through_every_page(app_url: str, page: Page
     """Upload once (Train), train a tiny model on it, use it, and find the same data and model on every page."""
     upload = journey_csv(tmp_path)
     open_app(page, f"{app_url}/train")
-    with rerun_after(page):
-        page.get_by_text("Ticker regressor (next-hour close)", exact=True).click()
+    expect(page.get_by_role("radio", name="Ticker regressor (next-hour close)")).to_be_checked()  # the default
     with rerun_after(page):
         page.get_by_text("Upload a file", exact=True).click()
     with rerun_after(page, timeout_s=300):
@@ -400,7 +399,7 @@ def test_the_five_map_titles_never_overlap(width: int, app_url: str, chromium: B
         titles = tab.locator(".st-key-comparison .js-plotly-plot g.annotation")
         boxes = {}
         for index in range(titles.count()):
-            text = titles.nth(index).inner_text().strip()
+            text = (titles.nth(index).text_content() or "").strip()  # SVG: no inner_text
             if text in MAP_TITLES:
                 boxes[text] = titles.nth(index).bounding_box()
         assert sorted(boxes) == sorted(MAP_TITLES)

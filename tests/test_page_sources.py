@@ -58,6 +58,11 @@ def test_a_minute_upload_follows_the_user_from_the_ticker_page_to_the_nifty_page
     no_errors(app)
     assert "my minutes.csv (your upload)" in data_line(app)
 
+    app.switch_page("pages/train.py").run()  # Train opens on the same data, named by its file
+    no_errors(app)
+    assert app.text_input(key="named_source").value == source
+    assert "That is my minutes.csv (your upload)." in [caption.value for caption in app.caption]
+
 
 def test_an_hourly_upload_cannot_feed_the_nifty_page_which_says_why_and_keeps_it(isolated_cache):
     app = session()
