@@ -53,15 +53,19 @@ def load_source(
         loaded = load_upload_source(text)
         return loaded if interval is None else to_interval(loaded, interval)
     path = Path(text).expanduser()
-    looks_like_a_file = text.lower().endswith(_FILE_SUFFIXES) or "/" in text or "\\" in text
-    if not files and looks_like_a_file:
+    if not files and looks_like_a_file(text):
         raise DataError(f"{text!r} is a file path; the dashboard reads files only as uploads: upload it instead")
-    if files and (looks_like_a_file or path.is_file()):
+    if files and (looks_like_a_file(text) or path.is_file()):
         loaded = load_bar_file(path, date_order=date_order)
         return loaded if interval is None else to_interval(loaded, interval)
     from data.yahoo import fetch_ticker
 
     return fetch_ticker(text, interval or "60m")
+
+
+def looks_like_a_file(text: str) -> bool:
+    """Whether a source names a file (a path, or a CSV/Parquet name) rather than a ticker."""
+    return text.lower().endswith(_FILE_SUFFIXES) or "/" in text or "\\" in text
 
 
 def to_interval(loaded: LoadedBars, interval: str) -> LoadedBars:

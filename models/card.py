@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from models.architectures import ModelSpec
@@ -181,10 +181,14 @@ class DataInfo:
     @property
     def trained_on(self) -> str:
         """What the model learnt from, in words: the source, and each pooled source with its windows."""
+        return self.trained_on_named(str)
+
+    def trained_on_named(self, name: Callable[[str], str]) -> str:
+        """:attr:`trained_on` with each source written as ``name(source)`` (a page's label for it)."""
         if not self.pooled:
-            return self.source
-        others = ", ".join(f"{entry['source']} ({entry['samples']:,} windows)" for entry in self.pooled)
-        return f"{self.source}, with the same training period of {others} pooled in"
+            return name(self.source)
+        others = ", ".join(f"{name(entry['source'])} ({entry['samples']:,} windows)" for entry in self.pooled)
+        return f"{name(self.source)}, with the same training period of {others} pooled in"
 
     def to_json(self) -> dict[str, Any]:
         fields = {key: getattr(self, key) for key in ("source", "layout", "interval", "first", "last")}

@@ -203,7 +203,7 @@ def show_comparison(
         key="time_chart",
     )
     _trust_section(loaded, folder, result, methods, window_id)
-    _downloads(result, bars, methods, figure, window_id)
+    _downloads(result, bars, methods, figure, window_id, notices)
 
 
 def explained_notices(result: WindowExplanation) -> dict[str, str]:
@@ -239,9 +239,11 @@ def _trust_section(
         st.dataframe(scores.loc[[METHODS[k].label for k in methods]].round(3))
 
 
-def _downloads(result: WindowExplanation, bars: pd.DataFrame, methods: list[str], figure, window_id: str) -> None:
+def _downloads(
+    result: WindowExplanation, bars: pd.DataFrame, methods: list[str], figure, window_id: str, notices: dict[str, str]
+) -> None:
     # the files are built only when a button is clicked (callables), not on every rerun
-    params = export_parameters(result.explanations, window=window_id, notices=explained_notices(result))
+    params = export_parameters(result.explanations, window=window_id, notices=notices)
     columns = st.columns(4)
     columns[0].download_button(
         "Attributions (NPZ)",

@@ -21,6 +21,7 @@ import streamlit as st
 from data import DataError, LoadedBars, load_bar_file
 from data.demo import DEMO_SYMBOLS
 from data.settings import SYNTHETIC_LABEL
+from data.sources import DEMO_PREFIX, looks_like_a_file
 from data.uploads import is_upload_source, store_upload
 from models.card import ModelCard
 from models.tasks import Task, task_named
@@ -33,7 +34,6 @@ ACTIVE_SOURCE_KEY = "active_source"
 URL_SOURCE_KEY = "source_in_url"
 DEMO, YAHOO, UPLOAD = "Demo market", "Yahoo ticker", "Upload a file"
 KINDS = (DEMO, YAHOO, UPLOAD)
-DEMO_PREFIX = "demo:"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,18 +48,12 @@ class SourceChoice:
         """Identifies the data in cache keys and window ids (an upload's name is its bars' digest)."""
         return self.source
 
-    @property
-    def label(self) -> str:
-        return data_label(self.loaded)
-
 
 def data_label(loaded: LoadedBars) -> str:
     """What a user reads as the data's name: never an internal identifier."""
     if loaded.file_name:
         return f"{loaded.file_name} (your upload)"
-    if loaded.synthetic:
-        return f"{loaded.source.removeprefix(DEMO_PREFIX)} (demo market, synthetic)"
-    return f"{loaded.source} (Yahoo)"
+    return source_label(loaded.source)
 
 
 def active_source() -> str | None:
@@ -189,18 +183,14 @@ def source_label(source: str) -> str:
             return "an upload no longer in this server's cache"
     if _kind(source) == DEMO:
         return f"{source.removeprefix(DEMO_PREFIX)} (demo market, synthetic)"
-    if "/" in source or "\\" in source or source.lower().endswith((".csv", ".txt", ".parquet", ".pq")):
+    if looks_like_a_file(source):
         return f"{Path(source).name} (a file, trained on the command line)"
     return f"{source} (Yahoo)"
 
 
 def trained_on_label(card: ModelCard) -> str:
     """What a model learnt from, in words a user reads (``card.data.trained_on`` with labels, not ids)."""
-    data = card.data
-    if not data.pooled:
-        return source_label(data.source)
-    others = ", ".join(f"{source_label(entry['source'])} ({entry['samples']:,} windows)" for entry in data.pooled)
-    return f"{source_label(data.source)}, with the same training period of {others} pooled in"
+    return card.data.trained_on_named(source_label)
 
 
 def show_source_line(source: str | None, interval: str | None, prefix: str = "") -> None:
