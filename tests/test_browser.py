@@ -330,16 +330,14 @@ def test_one_upload_follows_the_user_through_every_page(app_url: str, page: Page
     upload = journey_csv(tmp_path)
     open_app(page, f"{app_url}/train")
     expect(page.get_by_role("radio", name="Ticker regressor (next-hour close)")).to_be_checked()  # the default
-    with rerun_after(page):
-        page.get_by_text("Upload a file", exact=True).click()
-    with rerun_after(page, timeout_s=300):
-        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(upload))
-    epochs = page.get_by_role("spinbutton", name=re.compile("^Epochs"))
-    with rerun_after(page):
-        epochs.fill("1")
-        epochs.press("Enter")
-    with rerun_after(page, timeout_s=600):
-        page.get_by_role("button", name="Start training").click()
+    # waits on what the page shows, not on counted reruns: a rerun the page starts itself miscounts
+    page.get_by_text("Upload a file", exact=True).click()
+    dropzone = page.get_by_test_id("stFileUploaderDropzoneInput")
+    expect(dropzone).to_be_attached(timeout=120_000)
+    dropzone.set_input_files(str(upload))
+    start = page.get_by_role("button", name="Start training")
+    expect(start).to_be_enabled(timeout=300_000)  # disabled until the file is read
+    start.click()  # the default 3 epochs: a few seconds on this small model
     upload_label = re.escape(f"{JOURNEY_FILE} (your upload)")
     use = page.get_by_role("button", name=re.compile(rf"^Use this model and its data \({upload_label}\)"))
     expect(use).to_be_visible(timeout=600_000)
