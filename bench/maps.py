@@ -120,7 +120,7 @@ def _print_localisation(name: str, located: dict[str, Any]) -> None:
         elif entry["beats_every_defined_chance"]:
             verdict = f"beats every defined chance ({', '.join(undefined)} undefined)"
         else:
-            verdict = f"beats {', '.join(beaten) or 'none'} only"
+            verdict = f"beats {', '.join(beaten)} only" if beaten else "beats none"
         print(
             f"[{name}]   {method_label(key):>16}: share {fmt(entry['share'])} vs chance flat "
             f"{fmt(entry['chance_flat'])} / habit {fmt(entry['chance_habit'])} / other days "

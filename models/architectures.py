@@ -2,15 +2,10 @@
 can say something: fine enough to point at a pattern, never gated to zero, and starting from the
 strongest simple baseline.
 
-* :class:`ResNetClassifier` (NIFTY-day tasks): a residual trunk of torchvision ``BasicBlock``s in
-  ResNet-18's or -34's layout on a one-channel image (GADF by default), with a small-image stem
-  (3×3 stride-1 convolution, no max-pool), so ``layer4`` and the 1×1 *extract* layer after it —
-  Grad-CAM's layer — are 8×8 cells over the first hour at 64 px (the ImageNet stem gave 2×2); a
-  narrower trunk (width 16) pays for it. Beside the image, four first-hour features of the closes
-  (:class:`FirstHourSkip`) carry the size of the hour's move, which the GADF's min-max scaling
-  removes; they are fixed at the fitted logistic regression, so the classifier starts as that
-  baseline and the trunk learns what it misses. The
-  ImageNet stem (``stem="imagenet"``, width 64) still takes torchvision's ImageNet weights.
+* :class:`~models.classifier.ResNetClassifier` (NIFTY-day tasks, in :mod:`models.classifier`): a
+  residual trunk of torchvision ``BasicBlock``s with a small-image stem, so its Grad-CAM layer is
+  8×8 cells over the first hour at 64 px, beside four first-hour features that start it at the
+  fitted logistic regression, under a head whose Grad-CAM cannot be blank.
 * :class:`CnnLstmRegressor` (ticker task): a CNN branch — a residual trunk with asymmetric
   strides (:data:`REGRESSOR_STRIDES`: time runs along the columns, so the extract layer is 4 rows ×
   16 columns at 128 px, 3.1 bars a column) and one extra convolution, the paper's *extract
@@ -30,8 +25,6 @@ checkpoint's card records and the loader checks.
 from __future__ import annotations
 
 import dataclasses
-import pickle
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -61,9 +54,11 @@ STEMS = ("small", "imagenet")
 AR_LAGS = 20
 #: Smallest window volatility the regressor divides by (LOG10_SCALE units: 1e-5 in log10, 0.002 %).
 VOLATILITY_FLOOR = 0.01
-#: The regressor's chart heads (:class:`ColumnHead`, or ``"cam"``: one weight per channel, the same
-#: at every cell). Cards written before the column head have none, and read as ``"cam"``.
-CHART_HEADS = ("column", "cam")
+#: Heads reading the Grad-CAM layer: the regressor's :class:`ColumnHead` (``"column"``), the
+#: classifier's opposite logits (``"opposite"``, :mod:`models.classifier`), or ``"cam"``: one weight
+#: per channel, the same at every cell. Which a task takes: its ``chart_heads``. Cards written before
+#: the field have none, and read as ``"cam"``.
+CHART_HEADS = ("column", "opposite", "cam")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +77,7 @@ class ModelSpec:
         lstm_hidden: hidden size of each of the two LSTM layers.
         head_hidden: hidden units of the regressor's sequence head.
         stem: the classifier's stem, one of :data:`STEMS` (the regressor's is fixed).
-        chart_head: the regressor's chart head, one of :data:`CHART_HEADS`.
+        chart_head: the head on the Grad-CAM layer, one of the task's ``chart_heads`` (:data:`CHART_HEADS`).
     """
 
     task: str
@@ -100,13 +95,16 @@ class ModelSpec:
     def __post_init__(self) -> None:
         from models.tasks import task_named
 
-        archs = task_named(self.task).archs  # ValueError naming the tasks
+        facts = task_named(self.task)  # ValueError naming the tasks
+        archs = facts.archs
         if self.arch not in archs:
             raise ValueError(f"arch must be one of {archs} for the {self.task} task, got {self.arch!r}")
         if self.stem not in STEMS:
             raise ValueError(f"stem must be one of {STEMS}, got {self.stem!r}")
-        if self.chart_head not in CHART_HEADS:
-            raise ValueError(f"chart_head must be one of {CHART_HEADS}, got {self.chart_head!r}")
+        if self.chart_head not in facts.chart_heads:
+            raise ValueError(
+                f"chart_head must be one of {facts.chart_heads} for the {self.task} task, got {self.chart_head!r}"
+            )
         if self.image not in IMAGES:
             raise ValueError(f"image must be one of {IMAGES}, got {self.image!r}")
         for name in ("image_size", "sequence_length", "width", "extract_channels", "lstm_hidden", "head_hidden"):
@@ -146,161 +144,7 @@ class ModelSpec:
         return dataclasses.asdict(self)
 
 
-class FirstHourSkip(nn.Module):
-    """Four first-hour features from ``(N, M)`` log10 closes, standardised, and a linear map to the logits.
-
-    The features are those of :class:`models.baselines.FirstHourLogistic`, read from the closes: the
-    hour's log return, its log range (highest over lowest close), the log return of its last
-    :data:`~models.baselines.LAST_MINUTES` minutes, and where the last close sits in the range. The
-    GADF min-max scales the size of the hour's move away; this path carries it. Training starts it
-    at the logistic regression fitted on the training split (:meth:`start_at`), so the classifier
-    starts as that baseline and the image trunk learns what the features miss.
-    """
-
-    def __init__(self, n_classes: int = 2) -> None:
-        super().__init__()
-        from models.baselines import FIRST_HOUR_FEATURES
-
-        n_features = len(FIRST_HOUR_FEATURES)
-        self.register_buffer("mean", torch.zeros(n_features))
-        self.register_buffer("scale", torch.ones(n_features))
-        self.linear = nn.Linear(n_features, n_classes)
-        nn.init.zeros_(self.linear.weight)
-        nn.init.zeros_(self.linear.bias)
-
-    @staticmethod
-    def features(log10_close: torch.Tensor) -> torch.Tensor:
-        """``(N, M)`` log10 closes → ``(N, 4)`` raw first-hour features (natural-log returns)."""
-        from models.baselines import LAST_MINUTES
-
-        ln10 = 2.302585092994046
-        high, low = log10_close.max(dim=1).values, log10_close.min(dim=1).values
-        last = log10_close[:, -1]
-        span = high - low
-        position = torch.where(span > 0, (last - low) / torch.where(span > 0, span, 1.0), 0.5)
-        return torch.stack(
-            [
-                (last - log10_close[:, 0]) * ln10,
-                span * ln10,
-                (last - log10_close[:, -1 - LAST_MINUTES]) * ln10,
-                position,
-            ],
-            dim=1,
-        )
-
-    def forward(self, log10_close: torch.Tensor) -> torch.Tensor:
-        return self.linear((self.features(log10_close) - self.mean) / self.scale)
-
-    @torch.no_grad()
-    def start_at(self, log10_close: np.ndarray, labels: np.ndarray) -> None:
-        """Fit the logistic regression on the training split's closes and labels, and start from it.
-
-        Raises:
-            DataError: one class only, or every first hour flat.
-        """
-        from models.baselines import fit_logistic
-
-        raw = self.features(torch.as_tensor(log10_close, dtype=torch.float64)).numpy()
-        mean, scale, coef, intercept = fit_logistic(raw, labels)
-        coef = torch.as_tensor(coef)
-        self.mean.copy_(torch.as_tensor(mean))
-        self.scale.copy_(torch.as_tensor(scale))
-        # logits (−z/2, +z/2): their softmax gives P(up) = sigmoid(z), the fitted probability
-        self.linear.weight.copy_(torch.stack([-coef / 2, coef / 2]))
-        self.linear.bias.copy_(torch.tensor([-intercept / 2, intercept / 2]))
-        self.linear.requires_grad_(False)  # the baseline stays as fitted: the trunk learns what it misses
-
-
-class ResNetClassifier(nn.Module):
-    """A ResNet trunk of torchvision ``BasicBlock``s on ``(N, 1, S, S)`` images, plus the first-hour
-    features of the ``(N, M)`` log10 closes → ``(N, 2)`` logits (down, up).
-
-    Stems (``spec.stem``): ``"small"`` — a 3×3 stride-1 convolution and no max-pool (CIFAR style),
-    so the last stage is S/8 cells a side (8×8 at 64 px: 7.5 minutes a cell); ``"imagenet"`` —
-    torchvision's 7×7 stride-2 convolution and max-pool (S/32: 2×2 at 64 px), the layout ImageNet
-    weights fit at width 64. Module names follow torchvision's ResNet (``conv1`` … ``layer4``,
-    ``fc``), so its state dicts load. The image logits start at zero and the feature path at the
-    fitted logistic regression (:class:`FirstHourSkip`). The Grad-CAM target is ``extract`` (1×1
-    conv → BatchNorm after ``layer4``).
-    """
-
-    def __init__(self, spec: ModelSpec) -> None:
-        super().__init__()
-        self.spec = spec
-        widths = [spec.width * 2**stage for stage in range(4)]
-        small = spec.stem == "small"
-        self.conv1 = nn.Conv2d(
-            1, widths[0], kernel_size=3 if small else 7, stride=1 if small else 2, padding=1 if small else 3, bias=False
-        )
-        self.bn1 = nn.BatchNorm2d(widths[0])
-        self.relu = nn.ReLU()
-        self.maxpool = nn.Identity() if small else nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        in_channels = widths[0]
-        for stage, (width, blocks) in enumerate(zip(widths, BLOCK_LAYOUT[spec.arch], strict=True), start=1):
-            setattr(self, f"layer{stage}", _stage(in_channels, width, blocks, stride=1 if stage == 1 else 2))
-            in_channels = width
-        # 1×1 conv → BatchNorm, no ReLU: Grad-CAM's layer. Its values are centred per channel, so a
-        # map of evidence has cells of both signs — Grad-CAM's ReLU keeps the ones for the class
-        # explained — instead of one sign everywhere (post-ReLU layer4: blank whenever the image's
-        # evidence, all positive activations, leaned the other way).
-        self.extract = nn.Sequential(conv1x1(widths[-1], widths[-1]), nn.BatchNorm2d(widths[-1]))
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(widths[-1], 2)
-        nn.init.zeros_(self.fc.weight)
-        nn.init.zeros_(self.fc.bias)
-        self.first_hour = FirstHourSkip()
-
-    def image_logits(self, image: torch.Tensor) -> torch.Tensor:
-        """The image trunk's share of the logits, (N, 2)."""
-        x = self.maxpool(self.relu(self.bn1(self.conv1(image))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(self.avgpool(self.extract(x)).flatten(1))
-
-    def forward(self, image: torch.Tensor, log10_close: torch.Tensor) -> torch.Tensor:
-        """``image`` (N, 1, S, S) float32 in [-1, 1], ``log10_close`` (N, M) → logits (N, 2)."""
-        return self.image_logits(image) + self.first_hour(log10_close)
-
-    @property
-    def gradcam_layer(self) -> nn.Module:
-        return self.extract
-
-    #: The layers on the image's path, output first (the sanity check randomises them in turn).
-    sanity_layers = ("fc", "extract", "layer4", "layer3", "layer2", "layer1", "bn1", "conv1")
-
-    def load_imagenet_weights(self, path: str | Path) -> None:
-        """Load torchvision ImageNet weights from a local file (no download) into the image trunk.
-
-        Fits only ``stem="imagenet"`` at ``width=64`` (torchvision's shapes). The RGB first
-        convolution is summed over its input channels to take one channel; the 1000-class head is
-        dropped (the 2-class head stays as built).
-
-        Raises:
-            ValueError: the spec does not take ImageNet weights, or the file is not a state dict of
-                this architecture.
-        """
-        if self.spec.stem != "imagenet" or self.spec.width != 64:
-            raise ValueError(
-                f"ImageNet weights fit stem='imagenet' at width=64 only, got stem={self.spec.stem!r}, "
-                f"width={self.spec.width}: train with --stem imagenet --width 64"
-            )
-        try:
-            state = torch.load(Path(path), map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as error:
-            raise ValueError(f"{path}: not a readable plain state dict ({type(error).__name__}: {error})") from error
-        if not isinstance(state, dict) or "conv1.weight" not in state:
-            raise ValueError(f"{path} is not a torchvision {self.spec.arch} state dict (no conv1.weight)")
-        state = {key: value for key, value in state.items() if not key.startswith("fc.")}
-        state["conv1.weight"] = state["conv1.weight"].sum(dim=1, keepdim=True)
-        missing, unexpected = self.load_state_dict(state, strict=False)
-        missing = [key for key in missing if not key.startswith(("fc.", "first_hour.", "extract."))]  # built here
-        if unexpected or missing:
-            raise ValueError(
-                f"{path} does not fit {self.spec.arch}: "
-                f"missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
-            )
-
-
-def _stage(in_channels: int, out_channels: int, blocks: int, stride: int | tuple[int, int]) -> nn.Sequential:
+def residual_stage(in_channels: int, out_channels: int, blocks: int, stride: int | tuple[int, int]) -> nn.Sequential:
     """``blocks`` torchvision BasicBlocks; the first changes width/stride with a 1×1 shortcut."""
     shortcut = None
     if stride != 1 or in_channels != out_channels:
@@ -333,6 +177,11 @@ class ColumnHead(nn.Module):
     def __init__(self, channels: int, columns: int) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(channels, columns))
+
+    def reset_parameters(self) -> None:
+        """A random head, as a 1×1 convolution's default initialisation (the sanity check's cascade)."""
+        bound = 1.0 / self.weight.shape[0] ** 0.5
+        nn.init.uniform_(self.weight, -bound, bound)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return (features * self.weight[None, :, None, :]).sum(dim=1, keepdim=True)
@@ -377,7 +226,7 @@ class CnnLstmRegressor(nn.Module):
         )
         stages, in_channels = [], widths[0]
         for width, blocks, stride in zip(widths, layout, REGRESSOR_STRIDES, strict=True):
-            stages.append(_stage(in_channels, width, blocks, stride=stride))
+            stages.append(residual_stage(in_channels, width, blocks, stride=stride))
             in_channels = width
         self.trunk = nn.Sequential(*stages)
         # conv → BatchNorm, no ReLU (the paper's had one: without BatchNorm, lr 0.003 drove every

@@ -12,8 +12,9 @@ import torchvision
 from sklearn.linear_model import LogisticRegression
 from torchvision.models.resnet import BasicBlock
 
-from models.architectures import CnnLstmRegressor, ModelSpec, ResNetClassifier, build_model, extract_cells
+from models.architectures import CnnLstmRegressor, ModelSpec, build_model, extract_cells
 from models.baselines import LinearAutoregression
+from models.classifier import ResNetClassifier
 
 
 def small_regressor_spec(**overrides) -> ModelSpec:

@@ -81,8 +81,8 @@ class Task(abc.ABC):
         default_lr, default_weight_decay: the optimiser's defaults.
         default_epochs: the most epochs a default training run takes (early stopping may end it sooner).
         default_width: the trunk's base channel width unless chosen (``ModelSpec.width``).
-        default_chart_head: the regressor's chart head unless chosen (``ModelSpec.chart_head``; the
-            classifier has none, so its value there is only recorded).
+        chart_heads, default_chart_head: the heads on the Grad-CAM layer its model can be built
+            with (``ModelSpec.chart_head``), and the one used unless chosen.
         train_loss_name, validation_name, loss_description: the training loss and validation figure, in words.
         demo_symbols: the demo market's symbols it is trained and shown on; yahoo_example: a ticker to suggest.
         is_regression: the model forecasts a number (and alerts on a threshold), not a class.
@@ -108,6 +108,7 @@ class Task(abc.ABC):
     default_weight_decay: ClassVar[float]
     default_epochs: ClassVar[int] = 30
     default_width: ClassVar[int] = 16
+    chart_heads: ClassVar[tuple[str, ...]] = ("cam",)
     default_chart_head: ClassVar[str] = "cam"
     train_loss_name: ClassVar[str]
     validation_name: ClassVar[str]

@@ -157,6 +157,7 @@ class NextHourTask(Task):
     default_epochs = 7
     #: Half the classifiers' width: a quarter of the multiply-adds, so the pooled demo fits the budget.
     default_width = 8
+    chart_heads = ("column", "cam")
     default_chart_head = "column"  # the newest bars get weights of their own (models.architectures.ColumnHead)
     train_loss_name = "MSE in window-volatility units"
     validation_name = "val RMSE log10"

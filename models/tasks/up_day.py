@@ -97,6 +97,8 @@ class UpDayTask(Task):
     is_regression = False
     target_kind = "class"
     accepts_imagenet_weights = True
+    chart_heads = ("opposite", "cam")
+    default_chart_head = "opposite"  # Grad-CAM's cells add up to the logit: never blank (models.classifier)
     validation_in_loss_units = True
     headline_metrics = (("accuracy", "Accuracy", "{:.3f}", False), ("auc", "ROC AUC", "{:.3f}", False))
     baseline_kinds = (MajorityClass, FirstHourDirection, FirstHourLogistic)
@@ -104,7 +106,7 @@ class UpDayTask(Task):
     classes = ("down", "up")
 
     def build_model(self, spec: ModelSpec) -> nn.Module:
-        from models.architectures import ResNetClassifier
+        from models.classifier import ResNetClassifier
 
         return ResNetClassifier(spec)
 
