@@ -126,12 +126,17 @@ def _finish_patterns(rows: pd.DataFrame, kind: str) -> pd.DataFrame:
     return out
 
 
+def session_of(symbol: str) -> Session:
+    """The trading hours of a demo symbol: the NSE's for the index, New York's for the tickers."""
+    return _NSE_SESSION if _check_symbol(symbol) == DEMO_INDEX else _US_SESSION
+
+
 @functools.lru_cache(maxsize=len(DEMO_SYMBOLS))
 def _market(symbol: str) -> _Market:
     """Generate one symbol's minute bars and patterns (cached; never hand these out)."""
     process_seed, pattern_seed, volume_seed = _seed(symbol).spawn(3)
     is_index = symbol == DEMO_INDEX
-    session = _NSE_SESSION if is_index else _US_SESSION
+    session = session_of(symbol)
     params = _PARAMS[symbol]
     days = session_days()
     stamps = minute_stamps(days, session)
