@@ -232,16 +232,7 @@ class AlertStore:
             cursor = connection.execute(
                 "INSERT INTO watch (source, threshold_pct, direction, model, calendar, enabled, created, updated)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry.source,
-                    entry.threshold_pct,
-                    entry.direction,
-                    entry.model,
-                    entry.calendar,
-                    int(entry.enabled),
-                    stamp,
-                    stamp,
-                ),
+                (*_entry_values(entry), stamp, stamp),
             )
         return dataclasses.replace(entry, id=int(cursor.lastrowid))
 
@@ -255,16 +246,7 @@ class AlertStore:
             cursor = connection.execute(
                 "UPDATE watch SET source = ?, threshold_pct = ?, direction = ?, model = ?, calendar = ?, enabled = ?,"
                 " updated = ?, failing = NULL WHERE id = ?",
-                (
-                    entry.source,
-                    entry.threshold_pct,
-                    entry.direction,
-                    entry.model,
-                    entry.calendar,
-                    int(entry.enabled),
-                    now_text(),
-                    entry.id,
-                ),
+                (*_entry_values(entry), now_text(), entry.id),
             )
             if cursor.rowcount == 0:
                 raise KeyError(f"no watch entry has id {entry.id!r}")
@@ -466,6 +448,11 @@ class AlertStore:
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+
+def _entry_values(entry: WatchEntry) -> tuple[str, float, str, str, str, int]:
+    """An entry's columns, in the order the watch table's writes name them."""
+    return entry.source, entry.threshold_pct, entry.direction, entry.model, entry.calendar, int(entry.enabled)
 
 
 def _statements(script: str) -> list[str]:
