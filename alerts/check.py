@@ -182,7 +182,7 @@ def run_check(
 
     evaluations, explained = _evaluate(jobs, watching, models, methods, store, check_id)
     new_alert_count = store.record_evaluations(check_id, evaluations)
-    new_alerts = store.alerts(check_id=check_id) if new_alert_count else []
+    new_alerts = store.alerts(check_id=check_id, limit=None) if new_alert_count else []
     outcomes = _fill_outcomes(store, bars, when)
     if notify is not None and new_alerts:
         try:
@@ -366,7 +366,7 @@ def _fill_outcomes(store: AlertStore, bars: dict[str, Any], when: dt.datetime) -
     """Outcomes of stored alerts whose next bar is complete at ``when`` in the bars loaded."""
     updates = []
     complete: dict[str, int] = {}
-    for alert in store.alerts(pending_outcome=True, limit=10_000):
+    for alert in store.alerts(pending_outcome=True, limit=None):
         data = bars.get(alert.source)
         if not isinstance(data, LoadedBars):
             continue

@@ -82,15 +82,23 @@ def replay(
         alerts += len(report.alerts)
         if on_report is not None:
             on_report(report)
-    return ReplaySummary(checks=checks, alerts=alerts, counts=replay_counts(store, entries))
+    return ReplaySummary(checks=checks, alerts=alerts, counts=replay_counts(store, entries, first, last))
 
 
-def replay_counts(store: AlertStore, entries: Sequence[WatchEntry]) -> dict[int, AlertCounts]:
-    """Per entry: alerts, events, correct, precision and recall over every window it evaluated whose
-    next bar is known — the What-if rule at the entry's threshold."""
+def replay_counts(
+    store: AlertStore, entries: Sequence[WatchEntry], first: dt.date, last: dt.date
+) -> dict[int, AlertCounts]:
+    """Per entry: alerts, events, correct, precision and recall over the windows its checks between
+    ``first`` and ``last`` (simulated clock) evaluated, whose next bar is known — the What-if rule at
+    the entry's threshold."""
     counts = {}
     for entry in entries:
         forecasts = store.evaluations(entry.id)
+        ends = pd.to_datetime(forecasts["window_end"])
+        window = (ends >= pd.Timestamp(first) - pd.Timedelta(days=4)) & (
+            ends < pd.Timestamp(last) + pd.Timedelta(days=1)
+        )
+        forecasts = forecasts[window.to_numpy()]
         if forecasts.empty:
             continue
         bars = load_bars(entry.source, "60m").bars

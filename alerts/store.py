@@ -336,13 +336,21 @@ class AlertStore:
             rows = connection.execute("SELECT window_end FROM evaluations WHERE watch_id = ?", (watch_id,)).fetchall()
         return {row[0] for row in rows}
 
-    def evaluations(self, watch_id: int) -> pd.DataFrame:
-        """An entry's evaluated windows in time order: ``window_end``, ``forecast_pct``, ``fired``."""
+    def evaluations(
+        self, watch_id: int, *, checked_between: tuple[dt.datetime, dt.datetime] | None = None
+    ) -> pd.DataFrame:
+        """An entry's evaluated windows in time order: ``window_end``, ``forecast_pct``, ``fired`` —
+        only those of checks whose clock lies in ``checked_between`` (inclusive), when given."""
+        query = (
+            "SELECT e.window_end, e.forecast_pct, e.fired FROM evaluations e LEFT JOIN checks c ON c.id = e.check_id"
+            " WHERE e.watch_id = ?"
+        )
+        values: list[Any] = [watch_id]
+        if checked_between is not None:
+            query += " AND c.clock BETWEEN ? AND ?"
+            values += [moment.isoformat() for moment in checked_between]
         with self.connect() as connection:
-            rows = connection.execute(
-                "SELECT window_end, forecast_pct, fired FROM evaluations WHERE watch_id = ? ORDER BY window_end",
-                (watch_id,),
-            ).fetchall()
+            rows = connection.execute(query + " ORDER BY e.window_end", values).fetchall()
         return pd.DataFrame([dict(row) for row in rows], columns=["window_end", "forecast_pct", "fired"])
 
     def record_evaluations(self, check_id: int, evaluations: Sequence[dict[str, Any]]) -> int:
@@ -389,7 +397,8 @@ class AlertStore:
         pending_outcome: bool = False,
         check_id: int | None = None,
     ) -> list[StoredAlert]:
-        """Alerts newest first (by window end): of one source, only those without an outcome, or of one check."""
+        """Alerts newest first (by window end): of one source, only those without an outcome, or of one
+        check; at most ``limit`` (``None``: all)."""
         clauses: list[str] = []
         values: list[Any] = []
         if source:
@@ -403,7 +412,7 @@ class AlertStore:
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         with self.connect() as connection:
             rows = connection.execute(
-                f"SELECT * FROM alerts{where} ORDER BY window_end DESC, id DESC LIMIT ?", (*values, limit)
+                f"SELECT * FROM alerts{where} ORDER BY window_end DESC, id DESC LIMIT ?", (*values, limit or -1)
             ).fetchall()
         return [StoredAlert(**dict(row)) for row in rows]
 

@@ -92,12 +92,26 @@ def run_training(page, rerun_after: Callable) -> None:
         page.get_by_role("button", name="Start training").click()
 
 
+def run_replay(page, rerun_after: Callable) -> None:
+    """Alerts: watch demo:ACME at 0.3 %, then replay the default two weeks (≈ 10 s), so the feed fills."""
+    spin = page.get_by_role("spinbutton", name="Threshold (% move)").first
+    with rerun_after(page, timeout_s=PAGE_TIMEOUT_S):
+        spin.fill("0.3")
+        spin.press("Enter")
+    with rerun_after(page, timeout_s=PAGE_TIMEOUT_S):
+        page.get_by_role("button", name="Add to the watchlist").click()
+    page.get_by_test_id("stExpander").filter(has_text="Replay the demo market").locator("summary").click()
+    with rerun_after(page, timeout_s=PAGE_TIMEOUT_S):
+        page.get_by_role("button", name="Replay", exact=True).click()
+
+
 #: name → (url path, what to do once the page has opened)
 PAGES: dict[str, tuple[str, Callable | None]] = {
     "home": ("", None),
     "ticker": ("ticker", None),
     "nifty": ("nifty", None),
     "what-if": ("what-if", None),
+    "alerts": ("alerts", run_replay),
     "evaluate": ("evaluate", run_evaluation),
     "train": ("train", run_training),
     "data": ("data", None),

@@ -305,6 +305,40 @@ JOURNEY_FILE = "my minutes.csv"
 JOURNEY_DAYS = 120
 
 
+def start_a_replay(page: Page, threshold: str = "0.3") -> None:
+    """Alerts page: watch the suggested demo symbol at ``threshold`` %, then replay the default two weeks."""
+    spin = page.get_by_role("spinbutton", name="Threshold (% move)").first
+    with rerun_after(page):
+        spin.fill(threshold)
+        spin.press("Enter")
+    with rerun_after(page):
+        page.get_by_role("button", name="Add to the watchlist").click()
+    page.get_by_test_id("stExpander").filter(has_text="Replay the demo market").locator("summary").click()
+    with rerun_after(page, timeout_s=300):
+        page.get_by_role("button", name="Replay", exact=True).click()
+
+
+def test_a_replay_shows_alerts_with_their_maps_and_links_to_the_window(app_url: str, page: Page, artifacts: Path):
+    open_app(page, f"{app_url}/alerts")
+    expect_clean(page)
+    start_a_replay(page)
+    expect_clean(page)
+    expect(page.get_by_text(re.compile(r"demo:ACME at 0\.3 % \(both\): \d+ alerts"))).to_be_visible()
+    view = page.locator(".st-key-alert_view")
+    expect(view.get_by_test_id("stMetric")).to_have_count(4)
+    chart = page.locator(".st-key-comparison .js-plotly-plot")
+    for title in MAP_TITLES:
+        expect(chart.get_by_text(title, exact=True)).to_be_visible()
+    assert len(map_images(page)) >= len(MAP_TITLES)
+    screenshot(page, artifacts, "alerts-replay")
+    link = view.get_by_role("link", name="Open this window on the Ticker page")
+    href = link.get_attribute("href")  # Streamlit opens markdown links in a new tab: follow it here
+    end = re.search(r"end=([0-9-]+T[0-9]+)%3A([0-9]+)", href)
+    open_app(page, f"{app_url}{href}")
+    expect(page).to_have_url(re.compile(rf"/ticker\?.*end={end.group(1)}%3A{end.group(2)}"))
+    expect_explanation(page)
+
+
 def journey_csv(folder: Path) -> Path:
     """A plain timestamp + OHLCV CSV of one-minute index bars (from the demo generator, but an upload
     as far as the app knows: a file with a name, no demo label)."""

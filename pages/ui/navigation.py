@@ -58,6 +58,7 @@ APP_PAGES = (
     AppPage("pages/ticker.py", "Ticker", "📈"),
     AppPage("pages/nifty.py", "NIFTY day", "🗓️"),
     AppPage("pages/what-if.py", "What if", "🎚️"),
+    AppPage("pages/alerts.py", "Alerts", "🔔"),
     AppPage("pages/evaluate.py", "Evaluate", "🧪"),
     AppPage("pages/train.py", "Train", "🏋️"),
     AppPage("pages/data.py", "Data", "🗂️"),
