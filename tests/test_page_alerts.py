@@ -98,3 +98,39 @@ def test_the_replay_refuses_live_symbols_with_what_to_do():
     )
     with pytest.raises(ValueError, match=re.escape(message)):
         replay(store, dt.date(2024, 9, 2), dt.date(2024, 9, 3))
+
+
+def test_the_page_starts_one_checker_and_stops_it():
+    import time
+
+    from alerts.service import checker_running
+
+    store = AlertStore()
+    app = open_page("pages/alerts.py", TIMEOUT_S)
+    app.button[[b.label for b in app.button].index("Start the checker")].click().run()
+    assert any("Checker started (process" in s.value for s in app.success)
+    deadline = time.monotonic() + 60
+    while not checker_running(store) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert checker_running(store)  # the real `python -m alerts watch`, holding the store's lock
+    while "pid" not in checker_state_of(store) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    app.run()
+    assert {m.label: m.value for m in app.metric}["Checker"] == "running"
+    app.button[[b.label for b in app.button].index("Stop the checker")].click().run()
+    while checker_running(store) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not checker_running(store)  # stopped, and its lock released
+
+
+def checker_state_of(store: AlertStore) -> dict:
+    from alerts.service import checker_state
+
+    return {key: value for key, value in checker_state(store).items() if value is not None}
+
+
+def test_a_model_of_another_task_is_refused_by_name():
+    from alerts.check import resolve_model
+
+    with pytest.raises(ValueError, match=r"model must be 'shipped' or a trained ticker model's name, got 'nifty'"):
+        resolve_model("nifty")
