@@ -173,7 +173,7 @@ def run_check(
                 key = (job.model, job.source, job.window_end)
                 jobs.setdefault(key, job)
                 watching[key].append(entry)
-            failing[entry.id] = None
+            failing[entry.id] = stale_note(data)
         except (DataError, ValueError, OSError) as error:
             reason = f"{entry.source}: {error}"
             failing[entry.id] = reason
@@ -211,6 +211,14 @@ def run_check(
         errors=errors,
         seconds=seconds,
     )
+
+
+def stale_note(data: LoadedBars) -> str | None:
+    """Why an entry was checked on a cached copy, and how old it is (``None``: fresh data)."""
+    if data.stale_reason is None:
+        return None
+    age = "" if data.cache_age is None else f", {data.cache_age.total_seconds() / 3600:.1f} h old"
+    return f"checked on the cached copy{age}: {data.stale_reason}"
 
 
 def _cached(cache: dict[str, Any], key: str, make: Callable[[str], Any]) -> Any:

@@ -158,3 +158,21 @@ def test_the_replay_agrees_with_the_what_if_page(store):
     assert summary.alerts == counts.alerts == len(store.alerts())
     outcomes = [alert.outcome for alert in store.alerts()]
     assert outcomes.count("right") == counts.correct
+
+
+def test_an_offline_ticker_served_from_its_cache_is_checked_and_says_how_old(store):
+    import dataclasses
+
+    store.add_entry(WatchEntry("AAPL", LOW))
+    acme = load_bars("demo:ACME", "60m")
+
+    def loader(source: str, interval: str):  # the network boundary: Yahoo down, the data layer's cached copy
+        return dataclasses.replace(
+            acme, source="AAPL", synthetic=False, cache_age=dt.timedelta(hours=5),
+            stale_reason="network unreachable (DNSError)",
+        )  # fmt: skip
+
+    report = run_check(store, MONDAY_11, loader=loader)
+    assert (report.windows, report.errors) == (1, [])
+    (entry,) = store.entries()
+    assert entry.failing == "checked on the cached copy, 5.0 h old: network unreachable (DNSError)"
