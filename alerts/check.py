@@ -252,7 +252,9 @@ def _new_windows(
         raise DataError(f"{complete} complete bars, fewer than the model's window of {length}")
     done = store.evaluated_ends(entry.id)
     latest_done = max((pd.Timestamp(end) for end in done), default=None)
-    ends = range(complete - 1, max(length - 1, complete - 1 - CATCH_UP_WINDOWS), -1)
+    ends = range(
+        complete - 1, max(length - 2, complete - 1 - CATCH_UP_WINDOWS), -1
+    )  # the first window ends at length − 1
     ohlc = frame[["open", "high", "low", "close"]].to_numpy(dtype=np.float64)
     jobs = []
     for end in ends:

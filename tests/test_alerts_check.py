@@ -176,3 +176,21 @@ def test_an_offline_ticker_served_from_its_cache_is_checked_and_says_how_old(sto
     assert (report.windows, report.errors) == (1, [])
     (entry,) = store.entries()
     assert entry.failing == "checked on the cached copy, 5.0 h old: network unreachable (DNSError)"
+
+
+def test_a_source_with_exactly_one_window_is_checked_and_a_shorter_one_says_why(store):
+    import dataclasses
+
+    acme = load_bars("demo:ACME", "60m")
+    short = {"BTC-USD": 50, "ETH-USD": 49}  # crypto: always open, every bar complete at once
+
+    def loader(source: str, interval: str):  # the network boundary: what Yahoo would have sent
+        return dataclasses.replace(acme, bars=acme.bars.iloc[: short[source]], source=source, synthetic=False)
+
+    exact = store.add_entry(WatchEntry("BTC-USD", LOW))
+    too_short = store.add_entry(WatchEntry("ETH-USD", LOW))
+    report = run_check(store, MONDAY_11, loader=loader)
+    assert report.windows == 1
+    assert store.evaluated_ends(exact.id) == {acme.bars.index[49].isoformat()}
+    assert report.errors == ["ETH-USD: 49 complete bars, fewer than the model's window of 50"]
+    assert {entry.id: entry.failing for entry in store.entries()}[too_short.id] == report.errors[0]
