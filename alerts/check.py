@@ -43,14 +43,13 @@ from data.errors import DataError
 from models.checkpoints import LoadedCheckpoint
 from models.datasets import encode_images
 from models.locks import model_lock
-from xai.explain import explain
+from xai.many import explain_many
 from xai.methods import ALL_METHODS
-from xai.profiles import signed_profiles, time_profiles
 
 #: The most windows one entry catches up on in one check (a checker that was down longer resumes
 #: from the newest ones).
 CATCH_UP_WINDOWS = 8
-#: Windows per batched pass.
+#: Windows per batched forward pass.
 BATCH = 64
 #: Minutes between checks (the paper's 15).
 CHECK_EVERY_MINUTES = 15
@@ -338,29 +337,25 @@ def _explain_firing(
     firing: list[int],
     methods: Sequence[str],
 ) -> dict[int, tuple[bytes, bytes]]:
-    """Maps and PNG of every firing window: batched passes per explained direction."""
+    """Maps and PNG of every firing window, each explained the way its forecast went (batched passes)."""
+    if not firing:
+        return {}
+    chosen = np.asarray(firing)
+    directions = np.where(pct[chosen] >= 0, 1, -1)
+    many = explain_many(
+        loaded.model, images[chosen], closes[chosen], directions, is_regression=True,
+        image_kind=loaded.spec.image, n_steps=loaded.spec.sequence_length, methods=methods,
+    )  # fmt: skip
     stored: dict[int, tuple[bytes, bytes]] = {}
-    for direction in (1, -1):
-        chosen = [i for i in firing if (1 if pct[i] >= 0 else -1) == direction]
-        for start in range(0, len(chosen), BATCH):
-            part = chosen[start : start + BATCH]
-            result = explain(
-                loaded.model, images[part], methods=methods, additional_forward_args=closes[part], direction=direction
-            )
-            for row, i in enumerate(part):
-                maps = {key: result.maps[key].attribution[row, 0] for key in methods}
-                profiles = time_profiles(np.stack(list(maps.values())), loaded.spec.image, loaded.spec.sequence_length)
-                image = images[i, 0].numpy()
-                payload = encode_maps(
-                    image,
-                    maps,
-                    {key: profiles[k] for k, key in enumerate(methods)},
-                    per_time_signed=signed_profiles(loaded.spec.image),
-                    image_kind=loaded.spec.image,
-                    direction=direction,
-                )
-                heat = maps.get("gradcam", next(iter(maps.values())))
-                stored[i] = (payload, alert_png(image, heat))
+    for row, i in enumerate(firing):
+        maps = {key: many.maps[key][row] for key in methods}
+        image = images[i, 0].numpy()
+        payload = encode_maps(
+            image, maps, {key: many.per_time[key][row] for key in methods}, per_time_signed=many.per_time_signed,
+            image_kind=loaded.spec.image, direction=int(directions[row]),
+        )  # fmt: skip
+        heat = maps.get("gradcam", next(iter(maps.values())))
+        stored[i] = (payload, alert_png(image, heat))
     return stored
 
 

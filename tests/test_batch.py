@@ -1,0 +1,113 @@
+"""The batch command's local engine: the same maps as one window explained alone, a dataset that a
+rerun completes without writing anything twice, failures recorded, bad input refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from batch import dataset
+from batch.__main__ import main
+from batch.run import explain_universe, resolve_checkpoint
+from batch.universe import expand_universe
+from data.sources import load_source
+from workflows.window import explain_window
+from xai.methods import ALL_METHODS
+
+DAY = dt.date(2024, 9, 3)  # in both shipped models' test splits
+
+
+@pytest.fixture(scope="module")
+def ticker():
+    return resolve_checkpoint("ticker", "shipped")
+
+
+def test_the_rows_and_maps_equal_each_window_explained_alone(ticker, tmp_path):
+    summary = explain_universe(ticker, "shipped", ["demo:ACME"], tmp_path, first=DAY, last=DAY)
+    assert (summary.written, summary.failed, summary.windows) == (["demo:ACME"], {}, 7)
+    rows = dataset.read_rows(tmp_path)
+    bars = load_source("demo:ACME", "60m").bars
+    ohlc = bars[["open", "high", "low", "close"]].to_numpy()
+    assert list(rows["time"].dt.date.unique()) == [DAY]
+    for i, row in rows.iterrows():
+        end = bars.index.get_loc(row["time"])
+        alone = explain_window(ticker, ohlc[end - 49 : end + 1])
+        assert row["prediction"] == pytest.approx(alone.prediction.pct_change, abs=1e-4)
+        assert row["explained"] == alone.direction
+        assert row["outcome"] == pytest.approx(100 * (ohlc[end + 1, 3] / ohlc[end, 3] - 1), rel=1e-9)
+        for key in ALL_METHODS:
+            expected = alone.explanations.maps[key].attribution[0, 0]
+            stored = dataset.read_maps(tmp_path, "demo:ACME", key)[i]
+            np.testing.assert_allclose(stored, expected, atol=2e-3 * np.abs(expected).max(), rtol=0)
+            np.testing.assert_allclose(row[f"time_{key}"], alone.per_time[key], rtol=1e-5, atol=1e-7)
+
+
+def test_the_classifier_explains_the_class_it_calls(tmp_path):
+    loaded = resolve_checkpoint("nifty-rest", "shipped")
+    explain_universe(loaded, "shipped", ["demo:NIFTY-DEMO"], tmp_path, first=DAY, last=DAY + dt.timedelta(days=6))
+    rows = dataset.read_rows(tmp_path)
+    assert len(rows) == 5  # the five sessions of that week
+    assert (rows["explained"] == (rows["prediction"] > 0.5)).all()
+    assert set(rows["outcome"]) <= {0.0, 1.0}
+    assert all(len(profile) == 60 for profile in rows["time_gradcam"])
+
+
+def test_a_rerun_finishes_what_a_killed_run_left_and_writes_nothing_twice(ticker, tmp_path):
+    sources = ["demo:ACME", "demo:GLOBEX"]
+    explain_universe(ticker, "shipped", sources, tmp_path, first=DAY, last=DAY)
+    # as if killed while writing GLOBEX: its rows gone, a half-written file left behind
+    globex = tmp_path / "windows" / f"{dataset.part_name('demo:GLOBEX')}.parquet"
+    globex.unlink()
+    (tmp_path / "windows" / f"{globex.name}.tmp-999").write_bytes(b"half a file")
+    assert sorted(dataset.read_rows(tmp_path)["source"].unique()) == ["demo:ACME"]  # never half a partition
+    again = explain_universe(ticker, "shipped", sources, tmp_path, first=DAY, last=DAY)
+    assert (again.skipped, again.written) == (["demo:ACME"], ["demo:GLOBEX"])
+    rows = dataset.read_rows(tmp_path)
+    assert len(rows) == 14
+    assert not rows.duplicated(["source", "time"]).any()
+    assert list((tmp_path / "windows").glob("*.tmp-*")) == []
+
+
+def test_a_failing_source_is_recorded_and_the_run_goes_on(ticker, tmp_path):
+    summary = explain_universe(ticker, "shipped", ["demo:NOPE", "demo:ACME"], tmp_path, first=DAY, last=DAY)
+    assert summary.written == ["demo:ACME"]
+    assert list(summary.failed) == ["demo:NOPE"]
+    assert "symbol must be one of the demo symbols" in summary.failed["demo:NOPE"]
+    assert pd.read_json(tmp_path / "errors.json", typ="series").index.tolist() == ["demo:NOPE"]
+
+
+def test_another_runs_dataset_and_a_foreign_folder_are_refused(ticker, tmp_path):
+    explain_universe(ticker, "shipped", ["demo:ACME"], tmp_path / "run", first=DAY, last=DAY)
+    with pytest.raises(ValueError, match=r"holds a dataset of another run \(methods \[.*\] ≠ \['saliency'\]\)"):
+        explain_universe(ticker, "shipped", ["demo:ACME"], tmp_path / "run", first=DAY, last=DAY, methods=["saliency"])
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"is not empty and holds no manifest\.json: choose an empty or new folder"):
+        explain_universe(ticker, "shipped", ["demo:ACME"], tmp_path / "mine", first=DAY, last=DAY)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"
+
+
+def test_the_universe_is_expanded_and_an_empty_one_refused(tmp_path):
+    assert expand_universe(["demo:*", "demo:ACME"], "ticker") == [
+        "demo:ACME", "demo:GLOBEX", "demo:INITECH", "demo:UMBRELLA", "demo:WAYNE",
+    ]  # fmt: skip
+    (tmp_path / "b.csv").write_text("x")
+    (tmp_path / "a.parquet").write_text("x")
+    (tmp_path / "notes.txt").write_text("x")
+    assert expand_universe([str(tmp_path)], "ticker") == [str(tmp_path / "a.parquet"), str(tmp_path / "b.csv")]
+    with pytest.raises(ValueError, match="the universe is empty"):
+        expand_universe(["  "], "ticker")
+
+
+def test_the_command_line_refuses_bad_input(tmp_path, capsys):
+    assert main(["explain", "demo:ACME", "--methods", "gradcam,magic", "--out", str(tmp_path / "x")]) == 2
+    assert "methods must be some of gradcam, saliency" in capsys.readouterr().err
+    assert main(["explain", "demo:ACME", "--model", "mine", "--out", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err == "error: model must be one of ['shipped'] for the ticker task, got 'mine'\n"
+    assert (
+        main(["explain", "demo:ACME", "--from", "2024-09-05", "--to", "2024-09-03", "--out", str(tmp_path / "x")]) == 2
+    )
+    assert "must not be before its start" in capsys.readouterr().err
