@@ -154,7 +154,7 @@ def run_check(
     check_id = store.start_check(when)
     errors: list[str] = []
     failing: dict[int, str | None] = {}
-    entries = [entry for entry in store.entries(enabled_only=True)]
+    entries = store.entries(enabled_only=True)
     models: dict[str, LoadedCheckpoint | None] = {}
     bars: dict[str, LoadedBars | None] = {}
     jobs: dict[tuple[str, str, pd.Timestamp], Job] = {}
@@ -179,7 +179,7 @@ def run_check(
             errors.append(reason)
     store.mark_failing(failing)
 
-    evaluations, explained = _evaluate(jobs, watching, models, methods, store, check_id)
+    evaluations, explained = _evaluate(jobs, watching, models, methods)
     new_alert_count = store.record_evaluations(check_id, evaluations)
     new_alerts = store.alerts(check_id=check_id, limit=None) if new_alert_count else []
     outcomes = _fill_outcomes(store, bars, when)
@@ -271,9 +271,9 @@ def _evaluate(
     watching: dict[tuple[str, str, pd.Timestamp], list[WatchEntry]],
     models: dict[str, Any],
     methods: Sequence[str],
-    store: AlertStore,
-    check_id: int,
 ) -> tuple[list[dict[str, Any]], int]:
+    """Every job's forecast (one forward pass per model), every watching entry's decision, and the
+    maps of the jobs that fire; returns the evaluations to store and how many jobs were explained."""
     evaluations: list[dict[str, Any]] = []
     explained = 0
     by_model: dict[str, list[tuple[str, str, pd.Timestamp]]] = defaultdict(list)

@@ -180,8 +180,12 @@ class AlertStore:
     # --- connections and schema
 
     @contextlib.contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection in one transaction: committed when the block ends, rolled back on error."""
+    def connect(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """A connection in one transaction: committed when the block ends, rolled back on error.
+
+        ``write`` takes the write lock at once (``BEGIN IMMEDIATE``: no deadlock between two
+        writers that both read first); a read runs beside a writer (WAL) without waiting.
+        """
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
@@ -191,7 +195,7 @@ class AlertStore:
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA foreign_keys=ON")
-            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             yield connection
             connection.execute("COMMIT")
         except sqlite3.DatabaseError as error:
@@ -220,7 +224,7 @@ class AlertStore:
                     connection.execute(f"PRAGMA user_version = {target}")
 
     def schema_version(self) -> int:
-        with self.connect() as connection:
+        with self.connect(write=False) as connection:
             return int(connection.execute("PRAGMA user_version").fetchone()[0])
 
     # --- the watchlist
@@ -260,7 +264,7 @@ class AlertStore:
 
     def entries(self, *, enabled_only: bool = False) -> list[WatchEntry]:
         query = "SELECT * FROM watch" + (" WHERE enabled = 1" if enabled_only else "") + " ORDER BY id"
-        with self.connect() as connection:
+        with self.connect(write=False) as connection:
             rows = connection.execute(query).fetchall()
         return [
             WatchEntry(
@@ -324,7 +328,7 @@ class AlertStore:
         return int(cursor.lastrowid)
 
     def checks(self, limit: int = 50) -> list[CheckRecord]:
-        with self.connect() as connection:
+        with self.connect(write=False) as connection:
             rows = connection.execute("SELECT * FROM checks ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [CheckRecord(**{**dict(row), "errors": json.loads(row["errors"])}) for row in rows]
 
@@ -332,7 +336,7 @@ class AlertStore:
 
     def evaluated_ends(self, watch_id: int) -> set[str]:
         """The window ends already evaluated for an entry."""
-        with self.connect() as connection:
+        with self.connect(write=False) as connection:
             rows = connection.execute("SELECT window_end FROM evaluations WHERE watch_id = ?", (watch_id,)).fetchall()
         return {row[0] for row in rows}
 
@@ -349,7 +353,7 @@ class AlertStore:
         if checked_between is not None:
             query += " AND c.clock BETWEEN ? AND ?"
             values += [moment.isoformat() for moment in checked_between]
-        with self.connect() as connection:
+        with self.connect(write=False) as connection:
             rows = connection.execute(query + " ORDER BY e.window_end", values).fetchall()
         return pd.DataFrame([dict(row) for row in rows], columns=["window_end", "forecast_pct", "fired"])
 
@@ -410,14 +414,14 @@ class AlertStore:
         if pending_outcome:
             clauses.append("outcome IS NULL")
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self.connect() as connection:
+        with self.connect(write=False) as connection:
             rows = connection.execute(
                 f"SELECT * FROM alerts{where} ORDER BY window_end DESC, id DESC LIMIT ?", (*values, limit or -1)
             ).fetchall()
         return [StoredAlert(**dict(row)) for row in rows]
 
     def alert(self, alert_id: int) -> StoredAlert | None:
-        with self.connect() as connection:
+        with self.connect(write=False) as connection:
             row = connection.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
         return None if row is None else StoredAlert(**dict(row))
 
@@ -439,14 +443,14 @@ class AlertStore:
             )
 
     def notifications(self, alert_id: int) -> list[dict[str, Any]]:
-        with self.connect() as connection:
+        with self.connect(write=False) as connection:
             rows = connection.execute(
                 "SELECT * FROM notifications WHERE alert_id = ? ORDER BY id", (alert_id,)
             ).fetchall()
         return [dict(row) for row in rows]
 
     def setting(self, key: str, default: str = "") -> str:
-        with self.connect() as connection:
+        with self.connect(write=False) as connection:
             row = connection.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
         return default if row is None else str(row[0])
 
