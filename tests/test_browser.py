@@ -305,7 +305,7 @@ JOURNEY_FILE = "my minutes.csv"
 JOURNEY_DAYS = 120
 
 
-def start_a_replay(page: Page, threshold: str = "0.3") -> None:
+def start_a_replay(page: Page, url: str, threshold: str = "0.3") -> None:
     """Alerts page: watch the suggested demo symbol at ``threshold`` %, then replay the default two weeks."""
     spin = page.get_by_role("spinbutton", name="Threshold (% move)").first
     with rerun_after(page):
@@ -313,6 +313,10 @@ def start_a_replay(page: Page, threshold: str = "0.3") -> None:
         spin.press("Enter")
     with rerun_after(page):
         page.get_by_role("button", name="Add to the watchlist").click()
+    # adding reruns the page twice (the add, then st.rerun): wait for the entry, then open the page
+    # afresh, so that no late rerun redraws the expander folded after it was opened
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible(timeout=60_000)
+    open_app(page, url)
     page.get_by_test_id("stExpander").filter(has_text="Replay the demo market").locator("summary").click()
     with rerun_after(page, timeout_s=300):
         page.get_by_role("button", name="Replay", exact=True).click()
@@ -321,7 +325,7 @@ def start_a_replay(page: Page, threshold: str = "0.3") -> None:
 def test_a_replay_shows_alerts_with_their_maps_and_links_to_the_window(app_url: str, page: Page, artifacts: Path):
     open_app(page, f"{app_url}/alerts")
     expect_clean(page)
-    start_a_replay(page)
+    start_a_replay(page, f"{app_url}/alerts")
     expect_clean(page)
     expect(page.get_by_text(re.compile(r"demo:ACME at 0\.3 % \(both\): \d+ alerts"))).to_be_visible()
     view = page.locator(".st-key-alert_view")
