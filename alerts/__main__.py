@@ -108,7 +108,7 @@ def _print_list(store: AlertStore) -> None:
         state = "" if entry.enabled else " (off)"
         failing = f" — failing: {entry.failing}" if entry.failing else ""
         print(f"#{entry.id} {entry.source} {entry.threshold_pct:g} % {entry.direction} [{entry.model}]{state}{failing}")
-    for alert in store.alerts(limit=10):
+    for alert in store.alerts(limit=10, payload=False):
         outcome = f", {alert.outcome} ({alert.actual_pct:+.2f} %)" if alert.outcome else ""
         print(f"  alert {alert.id}: {alert.source} after {alert.window_end}: {alert.forecast_pct:+.2f} %{outcome}")
 

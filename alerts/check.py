@@ -40,6 +40,7 @@ from alerts.payload import alert_png, encode_maps
 from alerts.store import AlertStore, StoredAlert
 from data.bars import LoadedBars
 from data.errors import DataError
+from models.architectures import LOG10_SCALE
 from models.checkpoints import LoadedCheckpoint
 from models.datasets import encode_images
 from models.locks import model_lock
@@ -189,10 +190,11 @@ def run_check(
         except Exception as error:
             errors.append(f"notifications: {type(error).__name__}: {error}")
     seconds = time.perf_counter() - started
+    symbols = len({source for _, source, _ in jobs})
     store.finish_check(
         check_id,
         entries=due,
-        symbols=len({source for _, source, _ in jobs}),
+        symbols=symbols,
         windows=len(jobs),
         alerts=len(new_alerts),
         seconds=seconds,
@@ -202,7 +204,7 @@ def run_check(
         check_id=check_id,
         clock=when,
         entries_due=due,
-        symbols=len({source for _, source, _ in jobs}),
+        symbols=symbols,
         windows=len(jobs),
         explained=explained,
         alerts=[alert.id for alert in new_alerts],
@@ -285,7 +287,7 @@ def _evaluate(
         images = torch.from_numpy(encode_images(windows, loaded.spec))
         closes = torch.from_numpy(np.log10(windows[:, :, 3]).astype(np.float32))
         changes = forecast_changes(loaded, images, closes)
-        pct = 100.0 * (10.0 ** (changes / _log10_scale()) - 1.0)
+        pct = 100.0 * (10.0 ** (changes / LOG10_SCALE) - 1.0)
         firing = [i for i, key in enumerate(keys) if any(entry.fires(pct[i]) for entry in watching[key])]
         stored = _explain_firing(loaded, images, closes, pct, firing, methods)
         explained += len(firing)
@@ -371,7 +373,7 @@ def _fill_outcomes(store: AlertStore, bars: dict[str, Any], when: dt.datetime) -
     """Outcomes of stored alerts whose next bar is complete at ``when`` in the bars loaded."""
     updates = []
     complete: dict[str, int] = {}
-    for alert in store.alerts(pending_outcome=True, limit=None):
+    for alert in store.alerts(pending_outcome=True, limit=None, payload=False):
         data = bars.get(alert.source)
         if not isinstance(data, LoadedBars):
             continue
@@ -389,9 +391,3 @@ def _fill_outcomes(store: AlertStore, bars: dict[str, Any], when: dt.datetime) -
         )
     store.set_outcomes(updates)
     return len(updates)
-
-
-def _log10_scale() -> float:
-    from models.architectures import LOG10_SCALE
-
-    return LOG10_SCALE

@@ -159,6 +159,12 @@ class CheckRecord:
     errors: list[str]
 
 
+#: The alerts table's columns but the maps and the PNG.
+_WITHOUT_PAYLOAD = ", ".join(
+    field.name for field in dataclasses.fields(StoredAlert) if field.name not in ("maps", "png")
+)
+
+
 def default_path() -> Path:
     """``$CHART_XAI_ALERTS_DB``, or ``<cache>/alerts.sqlite``."""
     configured = os.environ.get(PATH_VARIABLE)
@@ -397,12 +403,14 @@ class AlertStore:
         self,
         *,
         source: str | None = None,
-        limit: int = 200,
+        limit: int | None = 200,
         pending_outcome: bool = False,
         check_id: int | None = None,
+        payload: bool = True,
     ) -> list[StoredAlert]:
         """Alerts newest first (by window end): of one source, only those without an outcome, or of one
-        check; at most ``limit`` (``None``: all)."""
+        check; at most ``limit`` (``None``: all). ``payload=False`` leaves the maps and the PNG in the
+        store (their fields empty): a feed or an outcome update reads ≈ 200 bytes an alert, not ≈ 80 kB."""
         clauses: list[str] = []
         values: list[Any] = []
         if source:
@@ -416,9 +424,17 @@ class AlertStore:
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         with self.connect(write=False) as connection:
             rows = connection.execute(
-                f"SELECT * FROM alerts{where} ORDER BY window_end DESC, id DESC LIMIT ?", (*values, limit or -1)
+                f"SELECT {'*' if payload else _WITHOUT_PAYLOAD} FROM alerts{where}"
+                " ORDER BY window_end DESC, id DESC LIMIT ?",
+                (*values, limit or -1),
             ).fetchall()
-        return [StoredAlert(**dict(row)) for row in rows]
+        return [StoredAlert(**{"maps": b"", "png": b"", **dict(row)}) for row in rows]
+
+    def alert_sources(self) -> list[str]:
+        """The sources that have alerts, sorted."""
+        with self.connect(write=False) as connection:
+            rows = connection.execute("SELECT DISTINCT source FROM alerts ORDER BY source").fetchall()
+        return [row[0] for row in rows]
 
     def alert(self, alert_id: int) -> StoredAlert | None:
         with self.connect(write=False) as connection:

@@ -182,11 +182,11 @@ with st.expander("Notifications (off unless you add a target)"):
 # --- the feed ------------------------------------------------------------------------------
 
 st.subheader("Alerts")
-symbols = sorted({alert.source for alert in store.alerts(limit=10_000)})
+symbols = store.alert_sources()
 wanted = st.query_params.get("symbol")
 symbol = st.selectbox("Symbol", ["all", *symbols], index=(symbols.index(wanted) + 1) if wanted in symbols else 0)
 st.query_params["symbol"] = symbol
-alerts = store.alerts(source=None if symbol == "all" else symbol, limit=500)
+alerts = store.alerts(source=None if symbol == "all" else symbol, limit=500, payload=False)  # the feed
 if not alerts:
     st.info("No alert yet. Start the checker, press Check now, or replay the demo market.")
     st.stop()
@@ -200,7 +200,7 @@ chosen_id = st.selectbox(
     key="open_alert",
 )
 st.query_params["alert"] = str(chosen_id)
-alert = next(a for a in alerts if a.id == chosen_id)
+alert = store.alert(chosen_id)  # the one opened, with its maps and picture
 
 with st.container(key="alert_view"):
     columns = st.columns(4)
