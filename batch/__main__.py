@@ -1,8 +1,8 @@
-"""``python -m batch explain``: a universe's windows explained into a dataset (local engine).
+"""``python -m batch explain``: a universe's windows explained into a dataset, here or on Ray.
 
-Example: ``python -m batch explain demo:* --task ticker --from 2024-09-01 --to 2024-12-31 --out runs/q4``.
-A rerun with the same arguments skips the sources already written. Bad input exits with code 2
-and one line on stderr.
+Examples: ``python -m batch explain demo:* --task ticker --from 2024-09-01 --to 2024-12-31 --out runs/q4``;
+the same on a Ray cluster: ``... --engine ray --address auto --workers 8``. A rerun with the same
+arguments skips the sources already written. Bad input exits with code 2 and one line on stderr.
 """
 
 from __future__ import annotations
@@ -26,16 +26,26 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--to", dest="last", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD")
     run.add_argument("--methods", default=",".join(ALL_METHODS), help="comma-separated method keys")
     run.add_argument("--batch", type=int, default=64, help="windows per batched pass (default 64)")
+    run.add_argument("--trust", action="store_true", help="also score every map (deletion, insertion, infidelity)")
     run.add_argument("--out", type=Path, required=True, help="the dataset's folder")
+    run.add_argument("--engine", choices=("local", "ray"), default="local", help="local (default) or ray")
+    run.add_argument(
+        "--address", default=None, help="ray: the cluster (auto, ray://host:10001); default: start one here"
+    )
+    run.add_argument("--workers", type=int, default=2, help="ray: actors, each loading the model once (default 2)")
+    run.add_argument("--cpus-per-worker", type=float, default=1.0, help="ray: CPUs (torch threads) per actor")
+    run.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when there is a GPU")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    import torch
     from tqdm import tqdm
 
-    from batch.run import explain_universe, resolve_checkpoint
+    from batch.on_ray import explain_universe_on_ray
+    from batch.run import RunSettings, explain_universe, resolve_checkpoint
     from batch.universe import expand_universe
     from models.checkpoints import CheckpointError
     from xai.methods import METHODS
@@ -45,15 +55,25 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [key for key in methods if key not in METHODS]
         if unknown or not methods:
             raise ValueError(f"methods must be some of {', '.join(ALL_METHODS)}, got {args.methods!r}")
-        if args.batch < 1:
-            raise ValueError(f"batch must be >= 1, got {args.batch}")
+        device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
         sources = expand_universe(args.sources, args.task)
-        loaded = resolve_checkpoint(args.task, args.model)
-        with tqdm(desc="windows", unit="window", disable=args.quiet) as bar:
-            summary = explain_universe(
-                loaded, args.model, sources, args.out, first=args.first, last=args.last, methods=methods,
-                batch=args.batch, progress=bar.update,
-            )  # fmt: skip
+        settings = RunSettings(
+            args.task, args.model, args.first, args.last, tuple(methods), args.batch, args.trust, device
+        )
+        loaded = resolve_checkpoint(args.task, args.model, device)
+        if args.engine == "ray":
+            with tqdm(desc="sources", unit="source", total=len(sources), disable=args.quiet) as bar:
+                summary = explain_universe_on_ray(
+                    loaded, settings, sources, args.out, address=args.address, workers=args.workers,
+                    cpus_per_worker=args.cpus_per_worker, gpus_per_worker=1.0 if device == "cuda" else 0.0,
+                    progress=lambda outcome: bar.update(1),
+                )  # fmt: skip
+        else:
+            with tqdm(desc="windows", unit="window", disable=args.quiet) as bar:
+                summary = explain_universe(
+                    loaded, args.model, sources, args.out, first=args.first, last=args.last, methods=methods,
+                    batch=args.batch, trust=args.trust, device=device, progress=bar.update,
+                )  # fmt: skip
     except (ValueError, CheckpointError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

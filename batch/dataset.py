@@ -20,16 +20,17 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-FORMAT = 1
+FORMAT = 2
 MANIFEST = "manifest.json"
 #: Manifest fields that must match for a rerun to add to a dataset.
-IDENTITY = ("format", "task", "model", "card_digest", "methods", "image", "image_size", "sequence_length")
+IDENTITY = ("format", "task", "model", "card_digest", "methods", "trust", "image", "image_size", "sequence_length")
 
 
 def part_name(source: str) -> str:
@@ -67,17 +68,29 @@ def finished(out: Path, source: str) -> bool:
 
 
 def write_partition(out: Path, source: str, rows: pd.DataFrame, maps: dict[str, np.ndarray]) -> None:
-    """Maps, then rows, each renamed into place."""
+    """Maps, then rows, each written to a temporary file and renamed into place.
+
+    Raises:
+        OSError: a write failed (a full disk): its temporary file is removed, nothing of it is visible.
+    """
     name = part_name(source)
-    buffer_path = out / "maps" / f"{name}.npz"
-    tmp = buffer_path.with_name(f"{buffer_path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        np.savez(handle, **{key: value.astype(np.float16) for key, value in maps.items()})
-    os.replace(tmp, buffer_path)
-    rows_path = out / "windows" / f"{name}.parquet"
-    tmp = rows_path.with_name(f"{rows_path.name}.tmp-{os.getpid()}")
-    rows.to_parquet(tmp, index=False)
-    os.replace(tmp, rows_path)
+
+    def write_maps(handle: Path) -> None:
+        with open(handle, "wb") as opened:
+            np.savez(opened, **{key: value.astype(np.float16) for key, value in maps.items()})
+
+    _write_into_place(out / "maps" / f"{name}.npz", write_maps)
+    _write_into_place(out / "windows" / f"{name}.parquet", lambda handle: rows.to_parquet(handle, index=False))
+
+
+def _write_into_place(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_errors(out: Path, errors: dict[str, str]) -> None:
@@ -105,6 +118,4 @@ def read_maps(out: Path, source: str, method: str) -> np.ndarray:
 
 
 def _atomic_write(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)
+    _write_into_place(path, lambda handle: handle.write_bytes(payload))

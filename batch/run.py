@@ -3,8 +3,11 @@
 Per source: its samples for the model's task (:func:`models.datasets.load_samples`), the windows in
 the date range, then per batch the model's answer and call (the task's ``outputs`` / ``calls_up``),
 the five maps of what it called (:func:`xai.many.explain_many`, the fused engine), each map's time
-profile, and the outcome where the data knows it. A source that fails is recorded with its reason
-and the run goes on; a finished source is skipped by a rerun (:mod:`batch.dataset`).
+profile (signed, and absolute mass), its trust scores when asked, the outcome where the data knows
+it, and on the demo market the planted pattern's steps. :func:`process_source` does one source
+from start to finish — skip, explain, write — and is what the Ray engine's actors run too
+(:mod:`batch.on_ray`). A source that fails is recorded with its reason and the run goes on; a
+finished source is skipped by a rerun (:mod:`batch.dataset`).
 """
 
 from __future__ import annotations
@@ -23,8 +26,45 @@ from data.errors import DataError
 from models.checkpoints import LoadedCheckpoint
 from models.datasets import load_samples
 from models.evaluation import percent_change
-from xai.many import BATCH, explain_many
+from workflows.planted import planted_intervals
+from xai.many import BATCH, SHARED_TRUST_SCORES, TRUST_SCORES, explain_many
 from xai.methods import ALL_METHODS
+
+#: What a source's run can end as.
+WRITTEN, SKIPPED, FAILED = "written", "skipped", "failed"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """What every source of one run is explained with (plain values: Ray sends them to its actors)."""
+
+    task: str
+    model: str = "shipped"
+    first: dt.date | None = None
+    last: dt.date | None = None
+    methods: tuple[str, ...] = ALL_METHODS
+    batch: int = BATCH
+    trust: bool = False
+    #: ``"cpu"`` or ``"cuda"`` (the model and every batch go there)
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.first and self.last and self.last < self.first:
+            raise ValueError(f"the range's end ({self.last}) must not be before its start ({self.first})")
+        if self.batch < 1:
+            raise ValueError(f"batch must be >= 1, got {self.batch}")
+        if not self.methods:
+            raise ValueError("methods must name at least one method")
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceOutcome:
+    """How one source's run ended: :data:`WRITTEN` (with its windows), :data:`SKIPPED` or :data:`FAILED` (why)."""
+
+    source: str
+    status: str
+    windows: int = 0
+    reason: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,9 +82,20 @@ class RunSummary:
     def windows_per_s(self) -> float:
         return self.windows / self.seconds if self.seconds > 0 else float("nan")
 
+    @classmethod
+    def of(cls, outcomes: Sequence[SourceOutcome], seconds: float) -> RunSummary:
+        return cls(
+            sources=len(outcomes),
+            written=[o.source for o in outcomes if o.status == WRITTEN],
+            skipped=[o.source for o in outcomes if o.status == SKIPPED],
+            failed={o.source: o.reason for o in outcomes if o.status == FAILED},
+            windows=sum(o.windows for o in outcomes),
+            seconds=seconds,
+        )
 
-def resolve_checkpoint(task: str, name: str) -> LoadedCheckpoint:
-    """``"shipped"`` or the name of a model of ``task`` trained here → the checkpoint, Captum-ready.
+
+def resolve_checkpoint(task: str, name: str, device: str = "cpu") -> LoadedCheckpoint:
+    """``"shipped"`` or the name of a model of ``task`` trained here → the checkpoint, Captum-ready, on ``device``.
 
     Raises:
         ValueError: no model of ``task`` has that name.
@@ -57,8 +108,19 @@ def resolve_checkpoint(task: str, name: str) -> LoadedCheckpoint:
     if name not in choices:
         raise ValueError(f"model must be one of {sorted(choices)} for the {task} task, got {name!r}")
     loaded = load_checkpoint(choices[name], task=task)
-    captum_ready(loaded.model)
+    captum_ready(loaded.model.to(device))
     return loaded
+
+
+def manifest_of(loaded: LoadedCheckpoint, settings: RunSettings) -> dict[str, object]:
+    """The dataset's manifest: what every row explains (:data:`batch.dataset.IDENTITY` must match on a rerun)."""
+    spec = loaded.spec
+    return {
+        "format": dataset.FORMAT, "task": spec.task, "model": settings.model, "card_digest": loaded.card.weights_sha256,
+        "methods": list(settings.methods), "trust": settings.trust, "image": spec.image,
+        "image_size": spec.image_size, "sequence_length": spec.sequence_length,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }  # fmt: skip
 
 
 def explain_universe(
@@ -71,85 +133,92 @@ def explain_universe(
     last: dt.date | None = None,
     methods: Sequence[str] = ALL_METHODS,
     batch: int = BATCH,
+    trust: bool = False,
+    device: str = "cpu",
     progress: Callable[[int], None] | None = None,
 ) -> RunSummary:
-    """Explain every window of ``sources`` (in ``first`` … ``last`` when given) into the dataset ``out``.
+    """Explain every window of ``sources`` (in ``first`` … ``last`` when given) into the dataset ``out``, here.
 
     Raises:
         ValueError: ``out`` holds another run's dataset, or a bad date range.
     """
-    if first and last and last < first:
-        raise ValueError(f"the range's end ({last}) must not be before its start ({first})")
-    spec = loaded.spec
-    manifest = {
-        "format": dataset.FORMAT, "task": spec.task, "model": model_name, "card_digest": loaded.card.weights_sha256,
-        "methods": list(methods), "image": spec.image, "image_size": spec.image_size,
-        "sequence_length": spec.sequence_length, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }  # fmt: skip
-    dataset.prepare(out, manifest)
+    settings = RunSettings(loaded.task.name, model_name, first, last, tuple(methods), batch, trust, device)
+    dataset.prepare(out, manifest_of(loaded, settings))
     started = time.perf_counter()
-    written, skipped, failed, windows = [], [], {}, 0
-    for source in sources:
-        if dataset.finished(out, source):
-            skipped.append(source)
-            continue
-        try:
-            rows, maps = explain_source(
-                loaded, model_name, source, first=first, last=last, methods=methods, batch=batch, progress=progress
-            )
-        except (DataError, ValueError, OSError) as error:
-            failed[source] = str(error)
-            continue
+    outcomes = [process_source(loaded, settings, source, out, progress=progress) for source in sources]
+    summary = RunSummary.of(outcomes, time.perf_counter() - started)
+    dataset.write_errors(out, summary.failed)
+    return summary
+
+
+def process_source(
+    loaded: LoadedCheckpoint,
+    settings: RunSettings,
+    source: str,
+    out: Path,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> SourceOutcome:
+    """One source: skipped if finished, else explained and written; a failure is returned, not raised."""
+    if dataset.finished(out, source):
+        return SourceOutcome(source, SKIPPED)
+    try:
+        rows, maps = explain_source(loaded, settings, source, progress=progress)
+    except (DataError, ValueError, OSError) as error:
+        return SourceOutcome(source, FAILED, reason=str(error))
+    try:
         dataset.write_partition(out, source, rows, maps)
-        written.append(source)
-        windows += len(rows)
-    dataset.write_errors(out, failed)
-    return RunSummary(len(sources), written, skipped, failed, windows, time.perf_counter() - started)
+    except OSError as error:  # a full disk: nothing of the partition is visible; a rerun writes it
+        return SourceOutcome(source, FAILED, reason=f"could not write its partition ({error}): free space and rerun")
+    return SourceOutcome(source, WRITTEN, windows=len(rows))
 
 
 def explain_source(
     loaded: LoadedCheckpoint,
-    model_name: str,
+    settings: RunSettings,
     source: str,
     *,
-    first: dt.date | None = None,
-    last: dt.date | None = None,
-    methods: Sequence[str] = ALL_METHODS,
-    batch: int = BATCH,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """One source's rows and maps (see the module docstring)."""
-    task, spec = loaded.task, loaded.spec
+    task, spec, methods = loaded.task, loaded.spec, settings.methods
     samples = load_samples(spec, source)
     times = samples.times
     keep = np.ones(len(times), dtype=bool)
-    if first is not None:
-        keep &= np.asarray(times >= pd.Timestamp(first))
-    if last is not None:
-        keep &= np.asarray(times < pd.Timestamp(last) + pd.Timedelta(days=1))
+    if settings.first is not None:
+        keep &= np.asarray(times >= pd.Timestamp(settings.first))
+    if settings.last is not None:
+        keep &= np.asarray(times < pd.Timestamp(settings.last) + pd.Timedelta(days=1))
     indices = np.flatnonzero(keep)
     if len(indices) == 0:
-        raise DataError(f"{source}: no window in the range {first or '…'} – {last or '…'}")
-    side = spec.image_size
-    maps = {key: np.zeros((len(indices), side, side), dtype=np.float32) for key in methods}
-    per_time = {key: np.zeros((len(indices), spec.sequence_length)) for key in methods}
-    answer, explained = np.zeros(len(indices)), np.zeros(len(indices), dtype=np.int64)
-    outcome = np.full(len(indices), np.nan)
-    for start in range(0, len(indices), batch):
-        chunk = indices[start : start + batch]
+        raise DataError(f"{source}: no window in the range {settings.first or '…'} – {settings.last or '…'}")
+    n, side = len(indices), spec.image_size
+    maps = {key: np.zeros((n, side, side), dtype=np.float32) for key in methods}
+    per_time = {key: np.zeros((n, spec.sequence_length)) for key in methods}
+    mass = {key: np.zeros((n, spec.sequence_length)) for key in methods}
+    trust = {f"{name}_{key}": np.full(n, np.nan) for name in TRUST_SCORES for key in methods} if settings.trust else {}
+    trust |= {name: np.full(n, np.nan) for name in SHARED_TRUST_SCORES} if settings.trust else {}
+    answer, explained, outcome = np.zeros(n), np.zeros(n, dtype=np.int64), np.full(n, np.nan)
+    for start in range(0, n, settings.batch):
+        chunk = indices[start : start + settings.batch]
         inputs, targets = samples.batch(chunk)
+        inputs = tuple(part.to(settings.device) for part in inputs)
         up = task.calls_up(loaded.model, inputs)
         wanted = np.where(up, 1, -1) if task.is_regression else up.astype(np.int64)
-        output = task.outputs(loaded.model, inputs).double().cpu().numpy()
+        output = task.outputs(loaded.model, inputs).detach().double().cpu().numpy()
         many = explain_many(
             loaded.model, inputs[0], inputs[1] if len(inputs) > 1 else None, wanted,
             is_regression=task.is_regression, image_kind=spec.image, n_steps=spec.sequence_length, methods=methods,
-            batch=batch,
+            batch=settings.batch, trust=settings.trust,
         )  # fmt: skip
         where = slice(start, start + len(chunk))
         for key in methods:
             maps[key][where] = many.maps[key]
             per_time[key][where] = many.per_time[key]
+            mass[key][where] = many.per_time_mass[key]
+        for name, by_method in many.trust.items():
+            for key, values in by_method.items():
+                trust[name if key == "random" else f"{name}_{key}"][where] = values
         explained[where] = wanted
         if task.is_regression:
             last_log10 = samples.last_log10[chunk]
@@ -160,18 +229,35 @@ def explain_source(
             outcome[where] = targets.numpy()
         if progress is not None:
             progress(len(chunk))
+    pattern = _planted(samples, indices)
     rows = pd.DataFrame(
         {
             "source": source,
             "time": times[indices],
-            "model": model_name,
+            "model": settings.model,
             "card_digest": loaded.card.weights_sha256,
+            "synthetic": bool(samples.loaded.synthetic),
             # the regressor's forecast move in %, or the classifier's P(up)
             "prediction": answer,
+            # the direction explained (+1 / −1, regressor) or the class (1 up / 0 down, classifier)
             "explained": explained,
             # the actual move in % (regressor) or the label, 1 = up (classifier)
             "outcome": outcome,
+            # the planted pattern's time steps [start, stop) on the demo market, −1 where none
+            "pattern_start": pattern[:, 0],
+            "pattern_stop": pattern[:, 1],
             **{f"time_{key}": list(per_time[key].astype(np.float32)) for key in methods},
+            **{f"mass_{key}": list(mass[key].astype(np.float32)) for key in methods},
+            **trust,
         }
     )
     return rows, maps
+
+
+def _planted(samples, indices: np.ndarray) -> np.ndarray:
+    """``(n, 2)`` the planted pattern's steps per window (the Evaluate page's rule), ``-1`` where none."""
+    try:
+        intervals = planted_intervals(samples, max_age=0 if samples.task.is_regression else None)
+    except ValueError:  # not the demo market, or a symbol without patterns for this task
+        return np.full((len(indices), 2), -1, dtype=np.int64)
+    return np.asarray(intervals[indices], dtype=np.int64)

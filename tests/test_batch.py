@@ -4,6 +4,8 @@ rerun completes without writing anything twice, failures recorded, bad input ref
 from __future__ import annotations
 
 import datetime as dt
+import errno
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,8 +16,9 @@ from batch.__main__ import main
 from batch.run import explain_universe, resolve_checkpoint
 from batch.universe import expand_universe
 from data.sources import load_source
-from workflows.window import explain_window
-from xai.methods import ALL_METHODS
+from workflows.window import explain_window, window_trust_table
+from xai.methods import ALL_METHODS, METHODS
+from xai.profiles import time_profiles
 
 DAY = dt.date(2024, 9, 3)  # in both shipped models' test splits
 
@@ -43,6 +46,46 @@ def test_the_rows_and_maps_equal_each_window_explained_alone(ticker, tmp_path):
             stored = dataset.read_maps(tmp_path, "demo:ACME", key)[i]
             np.testing.assert_allclose(stored, expected, atol=2e-3 * np.abs(expected).max(), rtol=0)
             np.testing.assert_allclose(row[f"time_{key}"], alone.per_time[key], rtol=1e-5, atol=1e-7)
+            mass = time_profiles(np.abs(expected)[None], "candlestick", 50)[0]
+            np.testing.assert_allclose(row[f"mass_{key}"], mass, rtol=1e-4, atol=1e-7)
+    assert not any(column.startswith("deletion_auc") for column in rows.columns)  # no trust scores unless asked
+
+
+def test_trust_scores_per_window_are_the_pages_trust_table(ticker, tmp_path):
+    explain_universe(ticker, "shipped", ["demo:ACME"], tmp_path, first=DAY, last=DAY, trust=True)
+    rows = dataset.read_rows(tmp_path)
+    bars = load_source("demo:ACME", "60m").bars
+    ohlc = bars[["open", "high", "low", "close"]].to_numpy()
+    for _, row in rows.iloc[[0, 6]].iterrows():
+        end = bars.index.get_loc(row["time"])
+        alone = explain_window(ticker, ohlc[end - 49 : end + 1])
+        table = window_trust_table(ticker, alone)
+        for key in ALL_METHODS:
+            label = METHODS[key].label
+            assert row[f"deletion_auc_{key}"] == pytest.approx(table.loc[label, "deletion area ↓"], abs=1e-4)
+            assert row[f"insertion_auc_{key}"] == pytest.approx(table.loc[label, "insertion area ↑"], abs=1e-4)
+            assert 0.0 <= row[f"infidelity_share_{key}"] <= 1.0  # its noise draws are the batch's, not one window's
+    assert rows[["random_deletion_auc", "random_insertion_auc"]].notna().all().all()
+    assert dataset.read_manifest(tmp_path)["trust"] is True
+
+
+def test_a_full_disk_leaves_no_partial_partition_and_the_rerun_completes_it(ticker, tmp_path, monkeypatch):
+    real = pd.DataFrame.to_parquet
+
+    def disk_fills(self, path, *args, **kwargs):
+        Path(path).write_bytes(b"PAR1 half")  # the first bytes made it to disk, then the disk was full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", disk_fills)
+    summary = explain_universe(ticker, "shipped", ["demo:ACME"], tmp_path, first=DAY, last=DAY)
+    assert "No space left on device" in summary.failed["demo:ACME"]
+    assert "free space and rerun" in summary.failed["demo:ACME"]
+    assert dataset.read_rows(tmp_path).empty  # the half-written rows are not a partition
+    assert list((tmp_path / "windows").glob("*.tmp-*")) == []  # removed at once: the space is given back
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", real)
+    again = explain_universe(ticker, "shipped", ["demo:ACME"], tmp_path, first=DAY, last=DAY)
+    assert (again.written, again.failed, len(dataset.read_rows(tmp_path))) == (["demo:ACME"], {}, 7)
+    assert list((tmp_path / "windows").glob("*.tmp-*")) == []
 
 
 def test_the_classifier_explains_the_class_it_calls(tmp_path):
