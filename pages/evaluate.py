@@ -1,27 +1,32 @@
-"""Evaluate: the engine's aggregate views over a date range (widgets and layout only).
+"""Evaluate: the engine's aggregate views over a date range, or over a batch dataset (widgets and layout only).
 
 The numbers come from :func:`workflows.range_evaluation.evaluate_range`; the result is cached per
-(checkpoint folder, source, range, methods, settings), so going back to a range is instant.
+(checkpoint folder, source, range, methods, settings), so going back to a range is instant. A batch
+dataset (``python -m batch explain``) is read back by :func:`workflows.batch_view.open_dataset`,
+cached per dataset, model and the dataset's files.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import streamlit as st
 
 from data.settings import SYNTHETIC_LABEL
+from models.checkpoints import LoadedCheckpoint
 from models.datasets import TaskSamples, load_samples
 from pages.ui.navigation import ensure_app_navigation
 from pages.ui.shared import active_checkpoint, active_model, cached_model
 from pages.ui.sources import show_source_line, source_label, trained_on_label
+from workflows.batch_view import DatasetView, datasets_root, find_datasets, open_dataset, trust_summary
 from workflows.range_evaluation import (
     DateSpan,
     RangeEvaluation,
     available_range,
     evaluate_range,
 )
-from workflows.range_figures import agreement_figure, bands_figure, faithfulness_figure, sanity_figure
+from workflows.range_figures import agreement_figure, bands_figure, faithfulness_figure, sanity_figure, trust_figure
 from xai import ALL_METHODS, METHODS
 from xai.sanity import UNCHANGED_CORRELATION
 
@@ -73,6 +78,74 @@ def evaluation(
         )
     finally:
         bar.empty()
+
+
+@st.cache_data(show_spinner="Reading the dataset…", max_entries=4)
+def dataset_view(name: str, root: str, folder: str, task: str, files: tuple[tuple[str, float], ...]) -> DatasetView:
+    """The dataset's aggregates for the checkpoint in ``folder`` (``files``: its partitions and their times)."""
+    return open_dataset(name, cached_model(folder, task), Path(root))
+
+
+def show_dataset_tab(task: str, folder: str) -> None:
+    """Pick a dataset under the datasets folder and draw its aggregates."""
+    root = datasets_root()
+    st.markdown(
+        "What `python -m batch explain` wrote, read back without recomputing anything: every window of a "
+        "universe, aggregated."
+    )
+    names = find_datasets(root)
+    if not names:
+        st.info(
+            f"No dataset under `{root}` yet. Write one with `python -m batch explain demo:* --task {task} "
+            f"--out {root}/NAME` (set `CHART_XAI_DATASETS` to read another folder)."
+        )
+        return
+    name = st.selectbox("Dataset", names, index=None, placeholder=f"{len(names)} under {root}", key="evaluate_dataset")
+    if name is None:
+        return
+    files = tuple((part.name, part.stat().st_mtime) for part in sorted((root / name / "windows").glob("*.parquet")))
+    try:
+        view = dataset_view(name, str(root), folder, task, files)
+    except ValueError as error:
+        st.error(f"{error}")
+        return
+    show_dataset(view)
+
+
+def show_dataset(view: DatasetView) -> None:
+    """The figures and tables of one batch dataset."""
+    synthetic_note = f" · {SYNTHETIC_LABEL}" if view.synthetic else ""
+    manifest = view.manifest
+    first, last = view.times.min(), view.times.max()
+    st.subheader(f"{len(view.indices):,} windows of {len(view.sources)} sources, {first:%Y-%m-%d} – {last:%Y-%m-%d}")
+    st.caption(
+        f"Model {manifest['model']!r} ({manifest['task']}), methods {', '.join(view.methods)}; {manifest['created']}"
+    )
+    if view.errors:
+        with st.expander(f"{len(view.errors)} sources failed in the last run"):
+            st.dataframe({"source": list(view.errors), "reason": list(view.errors.values())}, hide_index=True)
+    columns = st.columns(3)
+    columns[0].metric("Predicted up", int(view.predicted_up.sum()))
+    columns[1].metric("Predicted down", int((~view.predicted_up).sum()))
+    columns[2].metric("Prediction right", f"{view.right.mean():.0%}" if len(view.right) else "—")
+    st.markdown(f"#### Which {view.unit}s matter, for up and for down predictions")
+    st.plotly_chart(bands_figure(view), key="dataset_bands_chart")
+    st.dataframe(view.peak_table)
+    st.markdown("#### Agreement between methods")
+    st.plotly_chart(agreement_figure(view), key="dataset_agreement_chart")
+    st.caption(f"Over {view.paired_note}{synthetic_note}")
+    st.markdown("#### Trust scores")
+    if view.trust is None:
+        st.info("This run computed no trust scores: rerun the batch command with `--trust` into a new folder.")
+    else:
+        st.plotly_chart(trust_figure(view.trust, view.synthetic), key="dataset_trust_chart")
+        st.dataframe(trust_summary(view.trust))
+    st.markdown("#### Localisation on planted patterns")
+    if view.localisation is None:
+        st.info(view.localisation_reason)
+    else:
+        st.dataframe(view.localisation_table)
+        st.caption(f"Interval: {view.localisation.note}; over {view.paired_note}{synthetic_note}")
 
 
 def show_results(result: RangeEvaluation) -> None:
@@ -155,51 +228,63 @@ st.caption(
 if loaded.card.data.synthetic:
     st.info(SYNTHETIC_LABEL)
 
-chosen_range = st.date_input(
-    "Date range (a NIFTY sample counts by its day, a ticker window by its last bar's day)",
-    value=(span.recent_start, span.last),
-    min_value=span.first,
-    max_value=span.last,
-    key=f"evaluate_range_{task}",  # one range per model: their samples span different days
-)
-labels = st.multiselect("Methods", list(LABEL_TO_KEY), default=list(LABEL_TO_KEY), key="evaluate_methods")
-with st.expander("Settings"):
-    max_samples = st.slider("Most samples to explain", 8, 256, 64, step=8, key="evaluate_samples")
-    faithfulness_inputs = st.slider("Samples for deletion and insertion", 4, 32, 16, step=4, key="evaluate_faithful")
-    direction = 1
-    if loaded.task.is_regression:  # the regressor's maps explain a direction of the forecast
-        direction = DIRECTIONS[st.radio("Explain", list(DIRECTIONS), horizontal=True, key="evaluate_direction")]
 
-if len(chosen_range) != 2:
-    st.info("Pick the last day of the range too.")
-    st.stop()
-if not labels:
-    st.info("Pick at least one method.")
-    st.stop()
-request = (
-    folder,
-    task,
-    source,
-    *chosen_range,
-    tuple(LABEL_TO_KEY[label] for label in labels),
-    max_samples,
-    faithfulness_inputs,
-    direction,
-)
-if st.button("Run", type="primary", key="evaluate_run"):
-    st.session_state[REQUEST_KEY] = request
-asked = st.session_state.get(REQUEST_KEY)
-if asked is None:
-    st.info(
-        "Choose a range and press Run: 64 samples take about 10–60 s on a 2-core CPU; "
-        "a range once evaluated comes back instantly."
+def show_range_tab(loaded: LoadedCheckpoint, folder: str, task: str, source: str, span: DateSpan) -> None:
+    """Pick a date range and settings, run the evaluation, draw it."""
+    chosen_range = st.date_input(
+        "Date range (a NIFTY sample counts by its day, a ticker window by its last bar's day)",
+        value=(span.recent_start, span.last),
+        min_value=span.first,
+        max_value=span.last,
+        key=f"evaluate_range_{task}",  # one range per model: their samples span different days
     )
-    st.stop()
-if asked != request:
-    st.info("The settings changed since the last run: press Run to evaluate them. Showing the last run.")
-try:
-    result = evaluation(*asked)
-except ValueError as error:
-    st.error(f"{error}")
-    st.stop()
-show_results(result)
+    labels = st.multiselect("Methods", list(LABEL_TO_KEY), default=list(LABEL_TO_KEY), key="evaluate_methods")
+    with st.expander("Settings"):
+        max_samples = st.slider("Most samples to explain", 8, 256, 64, step=8, key="evaluate_samples")
+        faithfulness_inputs = st.slider(
+            "Samples for deletion and insertion", 4, 32, 16, step=4, key="evaluate_faithful"
+        )
+        direction = 1
+        if loaded.task.is_regression:  # the regressor's maps explain a direction of the forecast
+            direction = DIRECTIONS[st.radio("Explain", list(DIRECTIONS), horizontal=True, key="evaluate_direction")]
+
+    if len(chosen_range) != 2:
+        st.info("Pick the last day of the range too.")
+        return
+    if not labels:
+        st.info("Pick at least one method.")
+        return
+    request = (
+        folder,
+        task,
+        source,
+        *chosen_range,
+        tuple(LABEL_TO_KEY[label] for label in labels),
+        max_samples,
+        faithfulness_inputs,
+        direction,
+    )
+    if st.button("Run", type="primary", key="evaluate_run"):
+        st.session_state[REQUEST_KEY] = request
+    asked = st.session_state.get(REQUEST_KEY)
+    if asked is None:
+        st.info(
+            "Choose a range and press Run: 64 samples take about 10–60 s on a 2-core CPU; "
+            "a range once evaluated comes back instantly."
+        )
+        return
+    if asked != request:
+        st.info("The settings changed since the last run: press Run to evaluate them. Showing the last run.")
+    try:
+        result = evaluation(*asked)
+    except ValueError as error:
+        st.error(f"{error}")
+        return
+    show_results(result)
+
+
+range_tab, dataset_tab = st.tabs(["A date range", "A batch dataset"])
+with range_tab:
+    show_range_tab(loaded, folder, task, source, span)
+with dataset_tab:
+    show_dataset_tab(task, folder)

@@ -25,8 +25,10 @@ import pandas as pd
 from data.demo import DEMO_INDEX, DEMO_SYMBOLS, planted_patterns
 from models.datasets import TaskSamples
 from models.tasks import NextHourTask, UpDayTask
+from workflows.range_results import LocalisationSummary
+from xai.localisation import interval_specificity, localisation
 
-__all__ = ["DEMO_PREFIX", "demo_symbol", "planted_intervals", "sample_times"]
+__all__ = ["DEMO_PREFIX", "demo_symbol", "localise", "planted_intervals", "sample_times"]
 
 #: Prefix of a demo market source (``"demo:NIFTY-DEMO"``).
 DEMO_PREFIX = "demo:"
@@ -144,3 +146,19 @@ _RULES: dict[str, _PlantedRule] = {
     UpDayTask.name: _PlantedRule(f"{DEMO_INDEX}'s first-hour patterns", _day_intervals, takes_max_age=False),
     NextHourTask.name: _PlantedRule("a demo ticker's hourly breakouts", _window_intervals, takes_max_age=True),
 }
+
+
+def localise(per_time: dict[str, np.ndarray], intervals: np.ndarray, note: str) -> LocalisationSummary:
+    """Every method's ``(N, T)`` profiles scored on ``intervals`` (``(N, 2)``, at least one row not ``-1``)
+    against three chances: a flat map, the model's habit on the rows without a pattern (when there
+    are some), and each map on the other rows' intervals. ``note`` says what the interval is."""
+    valid = intervals[:, 0] >= 0
+    uniform, habit, other = {}, {}, {}
+    for key, profile in per_time.items():
+        uniform[key] = localisation(profile, intervals)
+        if not valid.all():
+            habit[key] = localisation(profile, intervals, reference=profile[~valid])
+        other[key] = interval_specificity(profile, intervals)
+    return LocalisationSummary(
+        intervals=intervals, uniform=uniform, habit=habit or None, other_days=other, n=int(valid.sum()), note=note
+    )

@@ -43,13 +43,12 @@ from data.checks import check_int
 from models.checkpoints import LoadedCheckpoint
 from models.datasets import SPLIT_NAMES, TaskSamples, load_samples
 from models.tasks import check_direction
-from workflows.planted import planted_intervals, sample_times
+from workflows.planted import localise, planted_intervals, sample_times
 from workflows.range_results import FaithfulnessSummary, LocalisationSummary, RangeEvaluation, SanityCheck
 from workflows.range_tables import faithfulness_table, localisation_table, peak_table, sanity_table
 from xai.aggregate import importance_by_prediction, method_agreement, peak_summary
 from xai.explain import explain
 from xai.faithfulness import deletion_insertion
-from xai.localisation import interval_specificity, localisation
 from xai.methods import ALL_METHODS, METHODS
 from xai.profiles import time_profiles
 from xai.sanity import model_randomisation
@@ -462,23 +461,9 @@ def _localisation(
             f"None of the {len(rows)} samples evaluated {what}, so there is nothing to localise: "
             "widen the date range or raise the number of samples."
         )
-    uniform, habit, other = {}, {}, {}
-    for key, profile in per_time.items():
-        uniform[key] = localisation(profile, intervals)
-        if not valid.all():
-            habit[key] = localisation(profile, intervals, reference=profile[~valid])
-        other[key] = interval_specificity(profile, intervals)
     note = (
         "the planted breakout bar of windows that end on it (the bar whose next hour the forecast is)"
         if ticker
         else "the planted V / inverted-V minutes of the first hour"
     )
-    summary = LocalisationSummary(
-        intervals=intervals,
-        uniform=uniform,
-        habit=habit or None,
-        other_days=other,
-        n=int(valid.sum()),
-        note=note,
-    )
-    return summary, ""
+    return localise(per_time, intervals, note), ""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from data.settings import DOWN_RGB, UP_RGB
+from workflows.batch_view import DatasetView
 from workflows.range_evaluation import RangeEvaluation
 from xai.methods import ALL_METHODS, method_label
 from xai.render import COLOR_SCALES, with_synthetic_label
@@ -36,7 +38,7 @@ def _translucent(rgb: str, alpha: float) -> str:
     return rgb.replace("rgb(", "rgba(").replace(")", f",{alpha})")
 
 
-def bands_figure(result: RangeEvaluation) -> go.Figure:
+def bands_figure(result: RangeEvaluation | DatasetView) -> go.Figure:
     """Mean normalised importance per time step, predicted up versus down, with shaded 95 % bands.
 
     One row per method; x: ``result.step_labels``; a group with fewer than 2 samples has no band.
@@ -171,7 +173,7 @@ def faithfulness_figure(result: RangeEvaluation) -> go.Figure:
     return _labelled(figure, result.synthetic, title)
 
 
-def agreement_figure(result: RangeEvaluation) -> go.Figure:
+def agreement_figure(result: RangeEvaluation | DatasetView) -> go.Figure:
     """Heat maps of the methods' mean rank correlation and top-k overlap of time profiles."""
     agreement = result.agreement
     names = [method_label(key) for key in agreement.methods]
@@ -202,3 +204,26 @@ def agreement_figure(result: RangeEvaluation) -> go.Figure:
     figure.update_layout(height=460)
     title = f"Agreement between methods per {result.unit} ({agreement.n} samples, absolute importance)"
     return _labelled(figure, result.synthetic, title)
+
+
+def trust_figure(trust: pd.DataFrame, synthetic: bool) -> go.Figure:
+    """Per method, box plots of each window's map − random-order area: deletion (below 0 is better)
+    and insertion (above 0 is better), from a batch dataset's trust scores."""
+    scores = list(dict.fromkeys(trust["score"]))
+    figure = make_subplots(rows=1, cols=len(scores), subplot_titles=scores, horizontal_spacing=0.12)
+    for col, score in enumerate(scores, start=1):
+        part = trust[trust["score"] == score]
+        for label, group in part.groupby("method", sort=False):
+            key = next((key for key in ALL_METHODS if method_label(key) == label), None)
+            figure.add_trace(
+                go.Box(
+                    y=group["map − random"], name=label, marker_color=METHOD_COLORS.get(key, RANDOM_COLOR),
+                    boxpoints=False, showlegend=False,
+                ),
+                row=1, col=col,
+            )  # fmt: skip
+        figure.add_hline(y=0.0, line={"dash": "dot", "color": RANDOM_COLOR}, row=1, col=col)
+    figure.update_yaxes(title_text="map − random order (area)", col=1)
+    figure.update_layout(height=460)
+    windows = len(trust) // max(1, len(scores) * trust["method"].nunique())
+    return _labelled(figure, synthetic, f"Trust scores of every map, window by window ({windows} windows)")
