@@ -12,9 +12,9 @@ import torch
 from data.images.candlestick import bar_columns
 from models.datasets import load_samples
 from models.locks import model_lock
-from models.predict import Forecast, model_inputs, predict_window
+from models.predict import Forecast, model_inputs, predict_inputs, predict_window
 from workflows.window import explain_window
-from xai import ALL_METHODS, equalise_gadf
+from xai import ALL_METHODS, equalise_gadf, explain
 from xai.time_projection import gadf_time_importance
 
 
@@ -125,3 +125,84 @@ def test_a_prediction_waits_for_work_holding_the_shared_models_lock(windows, tas
     worker.join(timeout=60)
     assert not finished_while_locked
     assert results == [predict_window(loaded, samples.ohlc[index[0]])]
+
+
+# --- the prediction a page shows is read from the explanation's own forward pass (no second pass)
+# Known answers: it equals predict_inputs' (a separate no-gradient forward) to 1e-6; the regressor's
+# "the way the forecast went" gives the very maps of the explicit direction, bit for bit, with both
+# engines; and no forward pass runs besides the explanation's own.
+
+
+def _last_close(ohlc: np.ndarray) -> float:
+    return float(np.asarray(ohlc, dtype=np.float64)[-1, 3])
+
+
+def test_the_classifiers_call_comes_from_the_explanation_and_equals_predict_inputs(windows):
+    loaded, samples, _ = windows["nifty"]
+    for i in samples.indices("test")[:6]:
+        ohlc = samples.ohlc[i]
+        expected = predict_inputs(loaded, model_inputs(loaded, ohlc), last_close=_last_close(ohlc))
+        for target in (None, 0, 1):
+            result = explain_window(loaded, ohlc, target=target)
+            assert result.prediction.probability_up == pytest.approx(expected.probability_up, abs=1e-6)
+            assert result.prediction.predicted_up == expected.predicted_up
+        # the class explained by default is the predicted one
+        assert int(explain_window(loaded, ohlc).explanations.target[0]) == int(expected.predicted_up)
+
+
+def test_the_regressors_forecast_comes_from_the_explanation_and_equals_predict_inputs(windows):
+    loaded, samples, _ = windows["ticker"]
+    seen = set()
+    for i in samples.indices("test")[:6]:
+        ohlc = samples.ohlc[i]
+        expected = predict_inputs(loaded, model_inputs(loaded, ohlc), last_close=_last_close(ohlc))
+        for direction in (None, 1, -1):
+            forecast = explain_window(loaded, ohlc, direction=direction).prediction
+            assert forecast.forecast_close == pytest.approx(expected.forecast_close, rel=1e-6, abs=0)
+            assert forecast.pct_change == pytest.approx(expected.pct_change, abs=1e-6)
+            assert forecast.corrected_pct_change == pytest.approx(expected.corrected_pct_change, abs=1e-6)
+            assert forecast.last_close == expected.last_close
+        followed = explain_window(loaded, ohlc).direction
+        assert followed == (1 if expected.pct_change >= 0 else -1)  # the way the forecast went
+        seen.add(followed)
+    assert seen == {1, -1}, "the test windows should include forecasts both ways"
+
+
+@pytest.mark.parametrize("engine", ["fused", "captum"])
+def test_following_the_forecast_gives_the_maps_of_the_explicit_direction_bit_for_bit(windows, engine):
+    loaded, samples, _ = windows["ticker"]
+    (images, closes), _ = samples.batch(samples.indices("test")[:6])
+    followed = explain(loaded.model, images, additional_forward_args=closes, direction=None, engine=engine)
+    directions = followed.target
+    assert set(directions.tolist()) == {1, -1}  # a batch with forecasts both ways: a sign per input
+    for direction in (1, -1):
+        rows = np.flatnonzero(directions == direction)
+        fixed = explain(
+            loaded.model, images[rows], additional_forward_args=closes[rows], direction=direction, engine=engine
+        )
+        for key in ALL_METHODS:
+            np.testing.assert_array_equal(followed.maps[key].attribution[rows], fixed.maps[key].attribution)
+        np.testing.assert_array_equal(followed.output[rows], fixed.output)
+        assert (followed.output[rows, 0] >= 0).all()  # direction · change: the forecast went that way
+
+
+@pytest.mark.parametrize("task", ["nifty", "ticker"])
+def test_an_explained_window_runs_the_model_forward_once(windows, task):
+    loaded, samples, index = windows[task]
+    calls = []  # the Grad-CAM layer's forward hook counts passes through the image branch
+    handle = loaded.model.gradcam_layer.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        explain_window(loaded, samples.ohlc[index[0]])
+    finally:
+        handle.remove()
+    assert len(calls) == 1
+
+
+def test_the_output_a_page_reads_is_the_models_logits(windows):
+    loaded, samples, _ = windows["nifty"]
+    (images, closes), _ = samples.batch(samples.indices("test")[:6])
+    result = explain(loaded.model, images, additional_forward_args=closes)
+    with torch.no_grad():
+        logits = loaded.model(images, closes).numpy()
+    np.testing.assert_allclose(result.output, logits, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(result.target, logits.argmax(axis=1))

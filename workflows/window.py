@@ -19,7 +19,7 @@ import torch
 
 from models.checkpoints import LoadedCheckpoint
 from models.datasets import load_samples
-from models.predict import DayCall, Forecast, model_inputs, predict_inputs
+from models.predict import DayCall, Forecast, model_inputs
 from xai.explain import ExplanationSet, GradCamOptions, explain
 from xai.faithfulness import trust_scores
 from xai.methods import ALL_METHODS, METHODS
@@ -69,30 +69,35 @@ def explain_window(
     target: int | None = None,
     gradcam: GradCamOptions | None = None,
 ) -> WindowExplanation:
-    """Predict and explain one window.
+    """Predict and explain one window, with one forward pass: the prediction is read from the
+    explanation's own forward (:attr:`xai.explain.ExplanationSet.output`), equal to
+    :func:`models.predict.predict_inputs`'.
 
     Args:
         loaded: the checkpoint.
         ohlc: (W, 4) the window's bars.
         methods: method keys.
         direction: regressor only — +1 / −1; default: the way the forecast went (up when the
-            predicted change is ≥ 0).
+            predicted change is ≥ 0), read from the explanation's own forward pass.
         target: classifier only — 0 / 1; default: the predicted class.
         gradcam: Grad-CAM options.
     """
-    inputs = model_inputs(loaded, ohlc)  # validates ohlc; encoded once for both passes
-    prediction = predict_inputs(loaded, inputs, last_close=float(np.asarray(ohlc, dtype=np.float64)[-1, 3]))
+    inputs = model_inputs(loaded, ohlc)  # validates ohlc
     image, extra = inputs[0], (inputs[1] if len(inputs) > 1 else None)
-    if loaded.task.is_regression:
-        direction = direction if direction is not None else (1 if prediction.pct_change >= 0 else -1)
+    if loaded.task.is_regression:  # direction None: the way the forecast goes, from the explanation's forward
         result = explain(
             loaded.model, image, methods=methods, additional_forward_args=extra, direction=direction, gradcam=gradcam
         )
     else:
-        direction = None
         result = explain(
             loaded.model, image, methods=methods, target=target, additional_forward_args=extra, gradcam=gradcam
         )
+    explained = int(result.target[0])
+    direction = explained if loaded.task.is_regression else None
+    # the prediction from the explanation's own forward pass: no second pass (equal to predict_inputs')
+    prediction = loaded.task.prediction_from_output(
+        loaded, torch.from_numpy(result.output[0]), explained, float(np.asarray(ohlc, dtype=np.float64)[-1, 3])
+    )
     maps = np.stack([result.maps[key].attribution[0, 0] for key in methods])  # (M, S, S)
     profiles = time_profiles(maps, loaded.spec.image, loaded.spec.sequence_length)
     return WindowExplanation(

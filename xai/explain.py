@@ -44,7 +44,7 @@ from torch import nn
 
 from models.locks import eval_mode, model_lock
 from models.tasks import task_of
-from xai.fused import fused_passes
+from xai.fused import FusedPasses, fused_passes
 from xai.methods import ALL_METHODS, METHODS
 from xai.prepare import captum_ready
 
@@ -106,12 +106,18 @@ class ExplanationSet:
         target_kind: what ``target`` holds, the model's task's ``target_kind``: ``"class"`` or
             ``"direction"``.
         gradcam: the options used.
+        output: (N, K) float32 what the explained forward returned in the engine's own forward
+            pass — the classifier's logits, or the regressor's signed change ``target · change``
+            (thousandths of log10) — so a page reads the prediction from it
+            (:meth:`models.tasks.Task.prediction_from_output`) without another pass; ``None``
+            where the set was rebuilt from stored maps.
     """
 
     maps: dict[str, Explanation]
     target: np.ndarray
     target_kind: str
     gradcam: GradCamOptions
+    output: np.ndarray | None = None
 
 
 def explain(
@@ -121,7 +127,7 @@ def explain(
     methods: Sequence[str] = ALL_METHODS,
     target: int | Sequence[int] | torch.Tensor | None = None,
     additional_forward_args: torch.Tensor | None = None,
-    direction: int = 1,
+    direction: int | None = 1,
     gradcam: GradCamOptions | None = None,
     engine: str = "fused",
 ) -> ExplanationSet:
@@ -135,7 +141,9 @@ def explain(
         target: classifier only — class per input (int or (N,)), each 0 (down) or 1 (up); default: the
             predicted class.
         additional_forward_args: regressor only — (N, W) log10 closes.
-        direction: regressor only — +1 explains "pushes the forecast up", −1 "down".
+        direction: regressor only — +1 explains "pushes the forecast up", −1 "down"; ``None``: the
+            way each forecast goes (+1 where the predicted change is ≥ 0, read from the engine's
+            own forward pass; ``target`` then holds the direction used per input).
         gradcam: Grad-CAM options (layer, ReLU, upsampling).
         engine: ``"fused"`` (default: one forward, three backward passes; equal to Captum's
             classes to 1e-5) or ``"captum"`` (Captum's classes one by one).
@@ -170,10 +178,29 @@ def explain(
             captum_target = captum_target.to(device)
         with eval_mode(model, device):
             passes = fused_passes if engine == "fused" else _captum_passes
-            computed, captum_target = passes(explained.forward, layer, image, captum_target, extra, set(methods))
-            maps = _assemble(computed, tuple(image.shape[2:]), methods, options)
-    fixed = captum_target.cpu().numpy() if explained.direction is None else np.full(len(image), explained.direction)
-    return ExplanationSet(maps=maps, target=fixed, target_kind=task.target_kind, gradcam=options)
+            done = passes(
+                explained.forward,
+                layer,
+                image,
+                captum_target,
+                extra,
+                set(methods),
+                follows_sign=explained.follows_forecast,
+            )
+            maps = _assemble(done.maps, tuple(image.shape[2:]), methods, options)
+    if done.signs is not None:
+        fixed = done.signs.cpu().numpy().astype(np.int64)
+    elif explained.direction is None:
+        fixed = done.target.cpu().numpy()
+    else:
+        fixed = np.full(len(image), explained.direction)
+    return ExplanationSet(
+        maps=maps,
+        target=fixed,
+        target_kind=task.target_kind,
+        gradcam=options,
+        output=done.output.float().cpu().numpy(),
+    )
 
 
 def _captum_passes(
@@ -183,12 +210,20 @@ def _captum_passes(
     target: int | torch.Tensor | None,
     extra: torch.Tensor | None,
     needs: set[str],
-) -> tuple[dict[str, tuple[torch.Tensor, float]], int | torch.Tensor]:
-    """Captum's classes, each needed pass once (as :func:`xai.fused.fused_passes`, the same keys)."""
+    *,
+    follows_sign: bool = False,
+) -> FusedPasses:
+    """Captum's classes, each needed pass once (as :func:`xai.fused.fused_passes`, the same keys and
+    result); the output comes from a forward pass of its own (this path is the reference, not the fast one)."""
     computed: dict[str, tuple[torch.Tensor, float]] = {}
+    with torch.no_grad():
+        output = forward(image, *([] if extra is None else [extra]))
     if target is None:
-        with torch.no_grad():
-            target = forward(image, *([] if extra is None else [extra])).argmax(dim=1)
+        target = output.argmax(dim=1)
+    signs = None
+    if follows_sign:
+        signs = torch.where(output[:, target] >= 0, 1.0, -1.0).to(output.dtype)
+        forward, output = _Signed(forward, signs), output * signs[:, None]
 
     def run(key: str, work) -> None:
         started = time.perf_counter()
@@ -213,7 +248,19 @@ def _captum_passes(
             method = METHODS[key].captum_class(forward)
             kwargs = {"abs": False} if key == "saliency" else {}
             run(key, lambda m=method, k=kwargs: m.attribute(image, target=target, additional_forward_args=extra, **k))
-    return computed, target
+    return FusedPasses(computed, target, output, signs)
+
+
+class _Signed(nn.Module):
+    """``forward``'s output times a sign per input (Captum's path of ``follows_sign``)."""
+
+    def __init__(self, forward: nn.Module, signs: torch.Tensor) -> None:
+        super().__init__()
+        self.forward_module = forward
+        self.signs = signs
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.forward_module(*inputs) * self.signs[:, None]
 
 
 def _assemble(

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Set
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -63,6 +64,23 @@ class _SwitchableRelu(torch.autograd.Function):
         return (grad_input.clamp(min=0) if rule == "guided" else grad_input), None
 
 
+class FusedPasses(NamedTuple):
+    """What :func:`fused_passes` computed.
+
+    Attributes:
+        maps: pass key → (value, seconds) (see :func:`fused_passes`).
+        target: the explained class per input, or the wrapper's output column.
+        output: (N, K) the explained forward's output of this very pass (times ``signs`` when
+            given), detached: what the model said, with no other forward pass.
+        signs: (N,) ±1 the direction explained per input when ``follows_sign``, else ``None``.
+    """
+
+    maps: dict[str, tuple[torch.Tensor, float]]
+    target: int | torch.Tensor
+    output: torch.Tensor
+    signs: torch.Tensor | None
+
+
 def fused_passes(
     forward: nn.Module,
     layer: nn.Module | None,
@@ -70,8 +88,10 @@ def fused_passes(
     target: int | torch.Tensor | None,
     extra: torch.Tensor | None,
     needs: Set[str],
-) -> tuple[dict[str, tuple[torch.Tensor, float]], int | torch.Tensor]:
-    """Compute the passes ``needs`` asks for; return ``({key: (value, seconds)}, target)``.
+    *,
+    follows_sign: bool = False,
+) -> FusedPasses:
+    """Compute the passes ``needs`` asks for; return the maps, the target, and the forward's output.
 
     Keys (as the Captum path's): ``"gradcam_layer"`` — signed Grad-CAM at ``layer``, (N, 1, h, w);
     ``"saliency"``, ``"guided_backprop"``, ``"deconvolution"`` — (N, 1, S, S) input gradients under
@@ -87,6 +107,9 @@ def fused_passes(
             forward pass, so no extra pass); or ``0`` for the wrapper's single output.
         extra: the regressor's (N, W) log10 closes, or ``None``.
         needs: method keys.
+        follows_sign: explain each input's selected output times its own sign (+1 where it is ≥ 0,
+            else −1), decided from this forward pass before the backward passes — the regressor's
+            "the way the forecast goes" (:attr:`models.tasks.ExplainedOutput.follows_forecast`).
     """
     passes = _passes_needed(needs)
     state = _RuleState()
@@ -103,6 +126,10 @@ def fused_passes(
         output = forward(image, extra) if extra is not None else forward(image)
         if target is None:
             target = output.detach().argmax(dim=1)
+        signs = None
+        if follows_sign:  # a product by ±1 at the end: the very numbers of the wrapper of that direction
+            signs = torch.where(_selected(output, target).detach() >= 0, 1.0, -1.0).to(output.dtype)
+            output = output * signs[:, None]
         score = _selected(output, target).sum()
         forward_share = (time.perf_counter() - started) / len(passes)
     finally:
@@ -127,7 +154,7 @@ def fused_passes(
         seconds = (time.perf_counter() - started) / len(keys) + forward_share
         for key, grad in zip(keys, grads, strict=True):
             results[key] = (_finish(key, grad, captured).detach(), seconds)
-    return results, target
+    return FusedPasses(results, target, output.detach(), signs)
 
 
 def _passes_needed(needs: Set[str]) -> set[str]:

@@ -42,12 +42,18 @@ class ExplainedOutput:
             wrapper such as the regressor's signed predicted change).
         target: Captum's ``target``: ``None`` (the predicted class, read from the pass's own
             forward), an ``(N,)`` tensor of classes, or ``0`` for a wrapper's single output.
-        direction: the regressor's explained direction (+1 / −1), or ``None`` for a classifier.
+        direction: the regressor's explained direction (+1 / −1), or ``None`` for a classifier — and
+            for a regressor asked to follow its forecast (``follows_forecast``).
+        follows_forecast: the regressor explains the way each forecast goes: ``forward`` is the
+            "up" wrapper, and the engine multiplies each input's output by its sign (+1 where the
+            predicted change is ≥ 0, else −1) after the forward pass, before the backward passes —
+            the same numbers as the wrapper of that direction, without a pass to find it.
     """
 
     forward: nn.Module
     target: int | torch.Tensor | None
     direction: int | None
+    follows_forecast: bool = False
 
 
 def check_direction(direction: Any) -> int:
@@ -192,7 +198,8 @@ class Task(abc.ABC):
             model: the task's model.
             n_inputs: N, the batch size.
             target: classifier only — a class per input or one for all; ``None`` for the predicted class.
-            direction: regressor only — +1 ("pushes the forecast up") or −1.
+            direction: regressor only — +1 ("pushes the forecast up") or −1; ``None``: the way each
+                forecast goes (``follows_forecast``).
             extra: the model's second input (the regressor's ``(N, W)`` log10 closes) or ``None``.
 
         Raises:
@@ -229,6 +236,21 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def predict(self, loaded: LoadedCheckpoint, inputs: Sequence[torch.Tensor], last_close: float) -> Any:
         """What the model says about one window (its prediction object)."""
+
+    @abc.abstractmethod
+    def prediction_from_output(
+        self, loaded: LoadedCheckpoint, output: torch.Tensor, explained: int, last_close: float
+    ) -> Any:
+        """:meth:`predict`'s object from the explanation engine's own forward pass, without another pass.
+
+        Args:
+            loaded: the checkpoint.
+            output: ``(K,)`` one input's row of :attr:`ExplainedOutput.forward`'s output as the engine
+                ran it (:attr:`xai.explain.ExplanationSet.output`): the classifier's logits, or the
+                regressor's signed change ``explained · change``.
+            explained: the class or direction the engine explained for that input.
+            last_close: the window's last close.
+        """
 
     @abc.abstractmethod
     def predicted_up(self, prediction: Any) -> bool:

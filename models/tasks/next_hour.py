@@ -234,12 +234,14 @@ class NextHourTask(Task):
         direction: Any = 1,
         extra: torch.Tensor | None = None,
     ) -> ExplainedOutput:
-        direction = check_direction(direction)
         if target is not None:
             raise ValueError(
                 f"target is for the classifier; the regressor's output is chosen by direction, got {target!r}"
             )
         check_closes(extra, n_inputs, "the ticker regressor")
+        if direction is None:  # the way each forecast goes, read from the engine's own forward pass
+            return ExplainedOutput(forward=ForecastDirection(model, 1), target=0, direction=None, follows_forecast=True)
+        direction = check_direction(direction)
         return ExplainedOutput(forward=ForecastDirection(model, direction), target=0, direction=direction)
 
     def score(self, output: torch.Tensor, target: Any) -> tuple[torch.Tensor, None]:
@@ -261,11 +263,21 @@ class NextHourTask(Task):
             return (ForecastDirection(model, 1)(*inputs)[:, 0] > 0).cpu().numpy()
 
     def predict(self, loaded: LoadedCheckpoint, inputs: Sequence[torch.Tensor], last_close: float) -> Forecast:
-        from models.architectures import LOG10_SCALE
-
         model = loaded.model
         with model_lock(model), torch.no_grad():  # explanations in other sessions may have hooks on it
             change = float(model.predicted_change(*inputs)[0])  # exact, not through the price level
+        return self._forecast(loaded, change, last_close)
+
+    def prediction_from_output(
+        self, loaded: LoadedCheckpoint, output: torch.Tensor, explained: int, last_close: float
+    ) -> Forecast:
+        """The forecast from :class:`ForecastDirection`'s output (``explained · change``; ±1 is exact)."""
+        return self._forecast(loaded, float(output[0] * check_direction(int(explained))), last_close)
+
+    def _forecast(self, loaded: LoadedCheckpoint, change: float, last_close: float) -> Forecast:
+        """The :class:`Forecast` of a predicted change (thousandths of log10) from ``last_close``."""
+        from models.architectures import LOG10_SCALE
+
         predicted_log10 = math.log10(last_close) + change / LOG10_SCALE
         forecast_close = 10.0**predicted_log10
         correction = card_correction(loaded.card)

@@ -199,6 +199,17 @@ class UpDayTask(Task):
         probability = float(self.outputs(loaded.model, inputs)[0])
         return DayCall(probability_up=probability, predicted_up=probability >= 0.5)
 
+    def prediction_from_output(
+        self, loaded: LoadedCheckpoint, output: torch.Tensor, explained: int, last_close: float
+    ) -> DayCall:
+        """The call from the logits the engine's forward pass returned (:meth:`outputs`' softmax of them)."""
+        if output.ndim != 1 or output.shape[0] != len(self.classes):
+            raise ValueError(
+                f"output must hold one input's {len(self.classes)} logits, got shape {tuple(output.shape)}"
+            )
+        probability = float(torch.softmax(output[None], dim=1)[0, 1])
+        return DayCall(probability_up=probability, predicted_up=probability >= 0.5)
+
     def predicted_up(self, prediction: DayCall) -> bool:
         return prediction.predicted_up
 
