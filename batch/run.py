@@ -1,8 +1,9 @@
 """The local engine: every window of every source of a universe, explained in batches, written as a dataset.
 
 Per source: its samples for the model's task (:func:`models.datasets.load_samples`), the windows in
-the date range, then per batch the model's answer and call (the task's ``outputs`` / ``calls_up``),
-the five maps of what it called (:func:`xai.many.explain_many`, the fused engine), each map's time
+the date range, then per batch the five maps of what the model calls — its predicted class, or the
+way each forecast goes — and its answer, both from the fused engine's own forward pass
+(:func:`xai.many.explain_many`, :meth:`~models.tasks.base.Task.answers`: no pass of their own), each map's time
 profile (signed, and absolute mass), its trust scores when asked, the outcome where the data knows
 it, and on the demo market the planted pattern's steps. :func:`process_source` does one source
 from start to finish — skip, explain, write — and is what the Ray engine's actors run too
@@ -30,9 +31,7 @@ from workflows.planted import planted_intervals
 from xai.many import BATCH, SHARED_TRUST_SCORES, TRUST_SCORES, explain_many
 from xai.methods import ALL_METHODS
 
-#: Batches encoded and called at once, then explained grouped by what each window explains: the
-#: regressor's up and down windows are explained apart, and grouping 16 batches' worth keeps every
-#: explained batch full (explaining each batch's two halves apart costs ≈ 1.5× per window).
+#: Batches encoded at once (the rasteriser is vectorised over windows), then explained batch by batch.
 GROUPED_BATCHES = 16
 #: What a source's run can end as.
 WRITTEN, SKIPPED, FAILED = "written", "skipped", "failed"
@@ -208,10 +207,8 @@ def explain_source(
         chunk = indices[start : start + span]
         inputs, targets = samples.batch(chunk)
         inputs = tuple(part.to(settings.device) for part in inputs)
-        up, output = _calls(task, loaded.model, inputs, settings.batch)
-        wanted = np.where(up, 1, -1) if task.is_regression else up.astype(np.int64)
         many = explain_many(
-            loaded.model, inputs[0], inputs[1] if len(inputs) > 1 else None, wanted,
+            loaded.model, inputs[0], inputs[1] if len(inputs) > 1 else None, None,
             is_regression=task.is_regression, image_kind=spec.image, n_steps=spec.sequence_length, methods=methods,
             batch=settings.batch, trust=settings.trust,
         )  # fmt: skip
@@ -223,13 +220,11 @@ def explain_source(
         for name, by_method in many.trust.items():
             for key, values in by_method.items():
                 trust[name if key == "random" else f"{name}_{key}"][where] = values
-        explained[where] = wanted
+        explained[where] = many.targets
+        answer[where] = task.answers(many.outputs, many.targets)
         if task.is_regression:
-            last_log10 = samples.last_log10[chunk]
-            answer[where] = percent_change(output, last_log10)
-            outcome[where] = percent_change(targets.double().numpy(), last_log10)
+            outcome[where] = percent_change(targets.double().numpy(), samples.last_log10[chunk])
         else:
-            answer[where] = output
             outcome[where] = targets.numpy()
         if progress is not None:
             progress(len(chunk))
@@ -256,16 +251,6 @@ def explain_source(
         }
     )
     return rows, maps
-
-
-def _calls(task, model, inputs: tuple, batch: int) -> tuple[np.ndarray, np.ndarray]:
-    """The model's calls (``(n,) bool``) and answers (``(n,) float64``), ``batch`` windows per forward pass."""
-    calls, answers = [], []
-    for start in range(0, len(inputs[0]), batch):
-        part = [tensor[start : start + batch] for tensor in inputs]
-        calls.append(task.calls_up(model, part))
-        answers.append(task.outputs(model, part).detach().double().cpu().numpy())
-    return np.concatenate(calls), np.concatenate(answers)
 
 
 def _planted(samples, indices: np.ndarray) -> np.ndarray:

@@ -238,6 +238,11 @@ class Task(abc.ABC):
         """What the model says about one window (its prediction object)."""
 
     @abc.abstractmethod
+    def answers(self, output: np.ndarray, explained: np.ndarray) -> np.ndarray:
+        """``(N,) float64`` many windows' answers from the engine's outputs (``ExplanationSet.output``)
+        and what each explained: the forecast move in % (regressor) or P(up) (classifier)."""
+
+    @abc.abstractmethod
     def prediction_from_output(
         self, loaded: LoadedCheckpoint, output: torch.Tensor, explained: int, last_close: float
     ) -> Any:

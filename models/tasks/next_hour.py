@@ -268,6 +268,13 @@ class NextHourTask(Task):
             change = float(model.predicted_change(*inputs)[0])  # exact, not through the price level
         return self._forecast(loaded, change, last_close)
 
+    def answers(self, output: np.ndarray, explained: np.ndarray) -> np.ndarray:
+        """The forecast moves in %: ``output`` holds ``explained · change`` (thousandths of log10)."""
+        from models.architectures import LOG10_SCALE
+
+        change = np.asarray(output, dtype=np.float64)[:, 0] * np.asarray(explained, dtype=np.float64)
+        return 100.0 * (np.power(10.0, change / LOG10_SCALE) - 1.0)
+
     def prediction_from_output(
         self, loaded: LoadedCheckpoint, output: torch.Tensor, explained: int, last_close: float
     ) -> Forecast:

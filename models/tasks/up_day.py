@@ -199,6 +199,12 @@ class UpDayTask(Task):
         probability = float(self.outputs(loaded.model, inputs)[0])
         return DayCall(probability_up=probability, predicted_up=probability >= 0.5)
 
+    def answers(self, output: np.ndarray, explained: np.ndarray) -> np.ndarray:
+        """P(up): the softmax of the logits in ``output`` (whatever class each window explained)."""
+        logits = np.asarray(output, dtype=np.float64)
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return shifted[:, 1] / shifted.sum(axis=1)
+
     def prediction_from_output(
         self, loaded: LoadedCheckpoint, output: torch.Tensor, explained: int, last_close: float
     ) -> DayCall:
