@@ -28,7 +28,16 @@ from typing import Any
 import numpy as np
 
 from batch import dataset
-from batch.run import FAILED, RunSettings, RunSummary, SourceOutcome, manifest_of, process_source, resolve_checkpoint
+from batch.run import (
+    FAILED,
+    RunSettings,
+    RunSummary,
+    SourceOutcome,
+    check_universe,
+    manifest_of,
+    process_source,
+    resolve_checkpoint,
+)
 from models.checkpoints import LoadedCheckpoint
 
 #: Restarts of a dead actor, and retries of the task it was running, before a source counts as failed.
@@ -99,6 +108,7 @@ def explain_universe_on_ray(
         raise ValueError(
             f"cpus_per_worker must be > 0 and gpus_per_worker >= 0, got {cpus_per_worker}, {gpus_per_worker}"
         )
+    check_universe(sources)
     dataset.prepare(out, manifest_of(loaded, settings))
     started_here = not ray.is_initialized()
     if started_here:

@@ -126,6 +126,12 @@ def manifest_of(loaded: LoadedCheckpoint, settings: RunSettings) -> dict[str, ob
     }  # fmt: skip
 
 
+def check_universe(sources: Sequence[str]) -> None:
+    """Raises ValueError for an empty universe (nothing would be written, and nothing said)."""
+    if not sources:
+        raise ValueError("sources must name at least one source: the universe is empty")
+
+
 def explain_universe(
     loaded: LoadedCheckpoint,
     model_name: str,
@@ -146,6 +152,7 @@ def explain_universe(
         ValueError: ``out`` holds another run's dataset, or a bad date range.
     """
     settings = RunSettings(loaded.task.name, model_name, first, last, tuple(methods), batch, trust, device)
+    check_universe(sources)
     dataset.prepare(out, manifest_of(loaded, settings))
     started = time.perf_counter()
     outcomes = [process_source(loaded, settings, source, out, progress=progress) for source in sources]

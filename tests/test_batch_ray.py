@@ -127,3 +127,6 @@ def test_the_command_line_runs_on_the_cluster(cluster, tmp_path, capsys):
 def test_bad_ray_settings_are_refused(ticker, tmp_path):
     with pytest.raises(ValueError, match="workers must be >= 1, got 0"):
         explain_universe_on_ray(ticker, SETTINGS, SOURCES, tmp_path, workers=0)
+    with pytest.raises(ValueError, match="the universe is empty"):
+        explain_universe_on_ray(ticker, SETTINGS, [], tmp_path)
+    assert not (tmp_path / dataset.MANIFEST).exists()  # refused before anything was written
