@@ -1,9 +1,11 @@
-"""Many windows explained at once: the engine's batched passes, grouped by what each window explains.
+"""Many windows explained at once: the engine's batched passes, and what each window's model called.
 
 One function shared by the alert checker (:mod:`alerts.check`) and the batch command
-(:mod:`batch`): the classifier's windows go through :func:`~xai.explain.explain` in batches with
-their own class each; the regressor explains one direction per call, so its windows are grouped by
-direction (the way each forecast went, unless given) and each group batched. Every map is projected
+(:mod:`batch`). Without targets, each batch goes through :func:`~xai.explain.explain` once and
+explains what the model calls — the predicted class, the way each forecast goes — read from the
+engine's own forward pass, which also gives the answers (``outputs``). With targets, the
+classifier's windows are explained with their own class each, and the regressor's (one direction per
+engine call) grouped by direction and each group batched. Every map is projected
 onto the window's time axis (:func:`xai.profiles.time_profiles`), signed where the image allows and
 as absolute mass (what the Evaluate page aggregates). With ``trust=True`` each batch's maps are
 scored as the Ticker page's trust table scores one window's (:data:`TRUST_SETTINGS`): deletion and
