@@ -174,8 +174,10 @@ def process_source(
         return SourceOutcome(source, SKIPPED)
     try:
         rows, maps = explain_source(loaded, settings, source, progress=progress)
-    except (DataError, ValueError, OSError) as error:
+    except (DataError, ValueError, OSError) as error:  # what the data layer says about a bad source
         return SourceOutcome(source, FAILED, reason=str(error))
+    except Exception as error:  # anything else, mid-run: recorded, and the universe goes on
+        return SourceOutcome(source, FAILED, reason=f"{type(error).__name__}: {error}")
     try:
         dataset.write_partition(out, source, rows, maps)
     except OSError as error:  # a full disk: nothing of the partition is visible; a rerun writes it

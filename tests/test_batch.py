@@ -17,6 +17,7 @@ from batch.run import explain_universe, resolve_checkpoint
 from batch.universe import expand_universe
 from data.sources import load_source
 from workflows.window import explain_window, window_trust_table
+from xai.many import explain_many
 from xai.methods import ALL_METHODS, METHODS
 from xai.profiles import time_profiles
 
@@ -67,6 +68,28 @@ def test_trust_scores_per_window_are_the_pages_trust_table(ticker, tmp_path):
             assert 0.0 <= row[f"infidelity_share_{key}"] <= 1.0  # its noise draws are the batch's, not one window's
     assert rows[["random_deletion_auc", "random_insertion_auc"]].notna().all().all()
     assert dataset.read_manifest(tmp_path)["trust"] is True
+
+
+def test_a_source_failing_mid_run_is_recorded_and_the_next_one_written(ticker, tmp_path, monkeypatch):
+    from batch import run
+
+    calls = []
+
+    def fails_on_its_second_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        return explain_many(*args, **kwargs)
+
+    monkeypatch.setattr(run, "explain_many", fails_on_its_second_batch)
+    summary = explain_universe(
+        ticker, "shipped", ["demo:ACME", "demo:GLOBEX"], tmp_path, first=DAY, last=DAY + dt.timedelta(days=6),
+        batch=2,  # 16 batches of 2 encoded at once: ACME's 35 windows take two calls
+    )  # fmt: skip
+    assert summary.failed == {"demo:ACME": "RuntimeError: CUDA error: an illegal memory access was encountered"}
+    assert summary.written == ["demo:GLOBEX"]
+    assert set(dataset.read_rows(tmp_path)["source"]) == {"demo:GLOBEX"}
+    assert pd.read_json(tmp_path / "errors.json", typ="series").index.tolist() == ["demo:ACME"]
 
 
 def test_a_full_disk_leaves_no_partial_partition_and_the_rerun_completes_it(ticker, tmp_path, monkeypatch):
