@@ -21,6 +21,8 @@ from PIL import Image
 
 from data.errors import RendererUnavailableError
 from data.settings import SYNTHETIC_LABEL
+from tests.test_map_images import heatmaps, pixels
+from xai.map_images import colorize
 from xai.methods import METHODS
 from xai.png import figure_png
 from xai.render import (
@@ -40,13 +42,6 @@ SIZE = 8
 
 
 # --- helpers -----------------------------------------------------------------
-
-
-def heatmaps(figure: go.Figure) -> tuple[list[go.Heatmap], list[go.Heatmap]]:
-    """(greyscale image traces, attribution traces) of a comparison figure."""
-    traces = [trace for trace in figure.data if isinstance(trace, go.Heatmap)]
-    images = [trace for trace in traces if trace.name == "model image"]
-    return images, [trace for trace in traces if trace.name != "model image"]
 
 
 def scale_colors(scale) -> list[tuple[float, str]]:
@@ -242,24 +237,28 @@ def test_color_range() -> None:
 def test_comparison_figure_layout(image: np.ndarray, maps: dict[str, np.ndarray]) -> None:
     figure = comparison_figure(image, maps, opacity=0.35)
     images, attributions = heatmaps(figure)
-    assert len(figure.data) == 6
+    assert len(figure.data) == 7  # an image and a map per subplot, and the colour bar's trace
     assert len(images) == len(attributions) == 3
     assert [trace.name for trace in attributions] == [METHODS["gradcam"].label, METHODS["saliency"].label, "custom"]
     titles = [annotation.text for annotation in figure.layout.annotations]
     assert titles == [METHODS["gradcam"].label, METHODS["saliency"].label, "custom"]
     assert titles[:2] == ["Grad-CAM", "Vanilla gradient (saliency)"]
-    assert [trace.showscale for trace in figure.data].count(True) == 1
-    assert attributions[0].showscale is True
+    (bar,) = [trace for trace in figure.data if isinstance(trace, go.Scatter)]
+    assert bar.marker.showscale is True
+    assert (bar.marker.cmin, bar.marker.cmax) == (-1.0, 1.0)
+    assert scale_colors(bar.marker.colorscale) == scale_colors(COLOR_SCALES["signed"])
+    assert bar.xaxis == "x"
+    assert list(bar.x) == [None]
 
     shown = display_maps(maps)
     for column, (key, trace) in enumerate(zip(maps, attributions, strict=True), start=1):
-        np.testing.assert_array_equal(np.asarray(trace.z), shown[key])
+        np.testing.assert_array_equal(pixels(trace), colorize(shown[key], COLOR_SCALES["signed"], -1.0, 1.0))
         assert trace.opacity == 0.35
-        assert (trace.zmin, trace.zmax) == (-1.0, 1.0)
-        assert scale_colors(trace.colorscale) == scale_colors(COLOR_SCALES["signed"])
         grey = images[column - 1]
-        np.testing.assert_array_equal(np.asarray(grey.z), np.abs(image))  # candlestick: by magnitude
-        assert grey.showscale is False
+        greys = pixels(grey)  # candlestick: by magnitude, 0 white, 1 dark grey
+        np.testing.assert_array_equal(greys[np.abs(image) == 0], 255)
+        np.testing.assert_array_equal(greys[np.abs(image) == 1], 60)
+        np.testing.assert_array_equal(greys[np.abs(image) == 0.5], 158)  # halfway, rounded
         suffix = "" if column == 1 else str(column)
         assert trace.xaxis == grey.xaxis == f"x{suffix}"
         # the image goes underneath: it is added first to the same subplot
@@ -292,11 +291,13 @@ def test_comparison_figure_modes_and_gadf(image: np.ndarray, maps: dict[str, np.
     images, attributions = heatmaps(figure)
     shown = display_maps(maps, "negative", 10.0)
     for key, trace in zip(maps, attributions, strict=True):
-        np.testing.assert_array_equal(np.asarray(trace.z), shown[key])
-        assert (trace.zmin, trace.zmax) == (0.0, 1.0)
-        assert scale_colors(trace.colorscale) == scale_colors(COLOR_SCALES["negative"])
-    np.testing.assert_array_equal(np.asarray(images[0].z), image)  # GADF: signed values as they are
-    assert (images[0].zmin, images[0].zmax) == (-1.0, 1.0)
+        np.testing.assert_array_equal(pixels(trace), colorize(shown[key], COLOR_SCALES["negative"], 0.0, 1.0))
+    (bar,) = [trace for trace in figure.data if isinstance(trace, go.Scatter)]
+    assert (bar.marker.cmin, bar.marker.cmax) == (0.0, 1.0)
+    assert scale_colors(bar.marker.colorscale) == scale_colors(COLOR_SCALES["negative"])
+    greys = pixels(images[0])  # GADF: signed values as they are, -1 dark, +1 white
+    np.testing.assert_array_equal(greys[image == -1], 30)
+    np.testing.assert_array_equal(greys[image == 1], 255)
 
 
 def test_comparison_figure_synthetic_label(image: np.ndarray, maps: dict[str, np.ndarray]) -> None:

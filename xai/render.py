@@ -48,6 +48,8 @@ from plotly.subplots import make_subplots
 
 from data.checks import check_choice, check_mapping
 from data.settings import SYNTHETIC_LABEL
+from xai.figure_parts import assemble, cached_layout
+from xai.map_images import colorize, png_data_url
 from xai.methods import method_label
 from xai.time_projection import NORMALISE_MODES
 
@@ -246,6 +248,27 @@ def with_synthetic_label(figure: go.Figure, synthetic: bool, *, yshift: int = 28
     return figure
 
 
+def _color_bar(mode: str, zmin: float, zmax: float) -> dict[str, Any]:
+    """A trace with no points that draws the maps' one colour bar (the maps themselves are images)."""
+    return {
+        "type": "scatter",
+        "x": [None],
+        "y": [None],
+        "mode": "markers",
+        "showlegend": False,
+        "hoverinfo": "skip",
+        "name": "colour scale",
+        "marker": {
+            "color": [zmin],
+            "cmin": zmin,
+            "cmax": zmax,
+            "colorscale": COLOR_SCALES[mode],
+            "showscale": True,
+            "colorbar": {"title": {"text": _SCALE_TITLES[mode]}, "len": 0.9},
+        },
+    }
+
+
 def comparison_figure(
     image: Any,
     maps: Mapping[str, Any],
@@ -277,11 +300,12 @@ def comparison_figure(
 
     Returns:
         A grid of subplots, row by row, titled with each method's name (the key for
-        a method outside :data:`~xai.methods.METHODS`); per subplot a grey
-        heat map of the image (no colour bar, no hover) and the display map
-        (:func:`display_maps`) on top with ``opacity``. Only the first map's
-        trace shows the (shared) colour bar. Image row 0 is at the top; equal
-        aspect; no tick labels.
+        a method outside :data:`~xai.methods.METHODS`); per subplot the image in
+        grey (no hover) and the display map (:func:`display_maps`) on top with
+        ``opacity``, both as PNG images coloured here (:mod:`xai.map_images`; no
+        values on hover). One trace without points, on the first subplot, draws
+        the shared colour bar. Image row 0 is at the top; equal aspect; no tick
+        labels.
 
     Raises:
         TypeError: wrong types. ValueError: bad ``mode``, ``opacity``,
@@ -302,66 +326,59 @@ def comparison_figure(
 
     keys = list(shown)
     n_columns = min(columns, len(keys))
-    n_rows = -(-len(keys) // n_columns)
+    layout = cached_layout(_comparison_layout, [method_label(k) for k in keys], n_columns, title or "", synthetic)
+    greys, (grey_min, grey_max), background = _IMAGE_GREYS[image_kind]
+    # PNGs, not arrays of floats: coloured here, a few kB per map (:mod:`xai.map_images`)
+    grey = png_data_url(colorize(background(picture), greys, grey_min, grey_max))
+    zmin, zmax = color_range(mode)
+    traces: list[dict[str, Any]] = []
+    for number, key in enumerate(keys, start=1):
+        axes = {"xaxis": _axis_name("x", number), "yaxis": _axis_name("y", number)}
+        traces.append({"type": "image", "source": grey, "hoverinfo": "skip", "name": "model image", **axes})
+        traces.append(
+            {
+                "type": "image",
+                "source": png_data_url(colorize(shown[key], COLOR_SCALES[mode], zmin, zmax)),
+                "opacity": opacity,
+                "name": method_label(key),
+                "hovertemplate": "row %{y}, column %{x}<extra>%{fullData.name}</extra>",
+                **axes,
+            }
+        )
+        if number == 1:  # the shared colour bar, from a trace with no points
+            traces.append({**_color_bar(mode, zmin, zmax), **axes})
+    return assemble(traces, layout)
+
+
+def _comparison_layout(n_maps: int, n_columns: int, title: str, synthetic: bool) -> go.Figure:
+    """The comparison grid without its traces: titled subplots (their texts put in later), square, no
+    ticks (kept per shape: :func:`xai.figure_parts.cached_layout`)."""
+    n_rows = -(-n_maps // n_columns)
     figure = make_subplots(
         rows=n_rows,
         cols=n_columns,
-        subplot_titles=[method_label(k) for k in keys],
+        subplot_titles=[str(number) for number in range(1, n_maps + 1)],
         horizontal_spacing=0.03,
         vertical_spacing=0.08 if n_rows > 1 else 0.0,
     )
-    greys, (grey_min, grey_max), background = _IMAGE_GREYS[image_kind]
-    # float32 on the wire: plotly sends arrays as typed binary, so this halves the message
-    grey = background(picture).astype(np.float32)
-    zmin, zmax = color_range(mode)
-    for number, key in enumerate(keys, start=1):
+    for number in range(1, n_maps + 1):
         row, column = divmod(number - 1, n_columns)
-        row, column = row + 1, column + 1
-        figure.add_trace(
-            go.Heatmap(
-                z=grey,
-                zmin=grey_min,
-                zmax=grey_max,
-                colorscale=greys,
-                showscale=False,
-                hoverinfo="skip",
-                name="model image",
-            ),
-            row=row,
-            col=column,
-        )
-        figure.add_trace(
-            go.Heatmap(
-                z=shown[key],
-                zmin=zmin,
-                zmax=zmax,
-                colorscale=COLOR_SCALES[mode],
-                opacity=opacity,
-                showscale=number == 1,
-                colorbar={"title": {"text": _SCALE_TITLES[mode]}, "len": 0.9},
-                name=method_label(key),
-                hovertemplate="row %{y}, column %{x}<br>%{z:.2f} of peak<extra>%{fullData.name}</extra>",
-            ),
-            row=row,
-            col=column,
-        )
-        x_name = _axis_name("x", number)
         figure.update_xaxes(
-            showticklabels=False, showgrid=False, zeroline=False, constrain="domain", row=row, col=column
+            showticklabels=False, showgrid=False, zeroline=False, constrain="domain", row=row + 1, col=column + 1
         )
         figure.update_yaxes(
             autorange="reversed",
-            scaleanchor=x_name,
+            scaleanchor=_axis_name("x", number),
             scaleratio=1,
             showticklabels=False,
             showgrid=False,
             zeroline=False,
             constrain="domain",
-            row=row,
-            col=column,
+            row=row + 1,
+            col=column + 1,
         )
     figure.update_layout(
-        title={"text": title or ""},
+        title={"text": title},
         height=360 * n_rows + (40 if synthetic else 0),
         margin={"l": 10, "r": 10, "t": 90 if (title or synthetic) else 50, "b": 10},
         plot_bgcolor=_WHITE,

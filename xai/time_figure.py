@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 
 from data.checks import check_choice, check_mapping
 from data.settings import DOWN_RGB, OHLC, UP_RGB
+from xai.figure_parts import assemble, cached_layout
 from xai.methods import method_label
 from xai.render import ABSOLUTE_COLOR, NEGATIVE_COLOR, POSITIVE_COLOR, color_range, with_synthetic_label
 from xai.time_projection import NORMALISE_MODES, normalise
@@ -74,29 +75,31 @@ def _bar_colors(values: np.ndarray, mode: str) -> list[str]:
     return [NEGATIVE_COLOR if value < 0 else POSITIVE_COLOR for value in values]
 
 
-def _price_trace(price: pd.DataFrame, chart: str, labels: list[str]) -> go.BaseTraceType:
+def _price_trace(price: pd.DataFrame, chart: str, labels: list[str]) -> dict[str, Any]:
     x = labels
     if chart == "line":
-        return go.Scatter(
-            x=x,
-            y=price["close"],
-            mode="lines",
-            name="close",
-            customdata=labels,
-            line={"color": "rgb(60,60,60)"},
-            hovertemplate="%{customdata}<br>close %{y}<extra></extra>",
-        )
-    return go.Candlestick(
-        x=x,
-        open=price["open"],
-        high=price["high"],
-        low=price["low"],
-        close=price["close"],
-        name="price",
-        hovertext=labels,
-        increasing={"line": {"color": "rgb({}, {}, {})".format(*UP_RGB)}},
-        decreasing={"line": {"color": "rgb({}, {}, {})".format(*DOWN_RGB)}},
-    )
+        return {
+            "type": "scatter",
+            "x": x,
+            "y": price["close"].to_numpy(),
+            "mode": "lines",
+            "name": "close",
+            "customdata": labels,
+            "line": {"color": "rgb(60,60,60)"},
+            "hovertemplate": "%{customdata}<br>close %{y}<extra></extra>",
+        }
+    return {
+        "type": "candlestick",
+        "x": x,
+        "open": price["open"].to_numpy(),
+        "high": price["high"].to_numpy(),
+        "low": price["low"].to_numpy(),
+        "close": price["close"].to_numpy(),
+        "name": "price",
+        "hovertext": labels,
+        "increasing": {"line": {"color": "rgb({}, {}, {})".format(*UP_RGB)}},
+        "decreasing": {"line": {"color": "rgb({}, {}, {})".format(*DOWN_RGB)}},
+    }
 
 
 def time_importance_figure(
@@ -142,42 +145,49 @@ def time_importance_figure(
     profiles = _profiles(per_time, len(price))
     labels = _time_labels(price.index)
 
-    n_methods = len(profiles)
+    titles = ["price", *(method_label(key) for key in profiles)]
+    layout = cached_layout(_time_layout, titles, mode, title or "", synthetic)
+    ticks = np.unique(np.linspace(0, len(price) - 1, min(len(price), _MAX_TICK_LABELS)).round().astype(int))
+    for name in [name for name in layout if name.startswith("xaxis")]:
+        # the category names themselves: Timestamps never matched them
+        layout[name].update(tickvals=[labels[i] for i in ticks], ticktext=[labels[i] for i in ticks])
+    traces = [{**_price_trace(price, chart, labels), "xaxis": "x", "yaxis": "y"}]
+    for row, (key, profile) in enumerate(profiles.items(), start=2):
+        scaled = normalise(profile, mode)
+        traces.append(
+            {
+                "type": "bar",
+                "x": labels,
+                "y": scaled,
+                "marker": {"color": _bar_colors(scaled, mode), "line": {"width": 0}},
+                "name": method_label(key),
+                "customdata": labels,
+                "hovertemplate": "%{customdata}<br>%{y:.2f} of peak<extra>%{fullData.name}</extra>",
+                "xaxis": f"x{row}",
+                "yaxis": f"y{row}",
+            }
+        )
+    return assemble(traces, layout)
+
+
+def _time_layout(n_rows: int, mode: str, title: str, synthetic: bool) -> go.Figure:
+    """The price row above a bar row per method, one categorical time axis, without traces, ticks or
+    the rows' titles' texts (kept per shape: :func:`xai.figure_parts.cached_layout`)."""
+    n_methods = n_rows - 1
     figure = make_subplots(
-        rows=1 + n_methods,
+        rows=n_rows,
         cols=1,
         shared_xaxes=True,
         vertical_spacing=min(0.06, 0.3 / n_methods),
         row_heights=[0.4] + [0.6 / n_methods] * n_methods,
-        subplot_titles=["price", *(method_label(key) for key in profiles)],
+        subplot_titles=[str(row) for row in range(1, n_rows + 1)],
     )
-    figure.add_trace(_price_trace(price, chart, labels), row=1, col=1)
     low, high = color_range(mode)
-    for row, (key, profile) in enumerate(profiles.items(), start=2):
-        scaled = normalise(profile, mode)
-        figure.add_trace(
-            go.Bar(
-                x=labels,
-                y=scaled,
-                marker={"color": _bar_colors(scaled, mode), "line": {"width": 0}},
-                name=method_label(key),
-                customdata=labels,
-                hovertemplate="%{customdata}<br>%{y:.2f} of peak<extra>%{fullData.name}</extra>",
-            ),
-            row=row,
-            col=1,
-        )
+    for row in range(2, n_methods + 2):
         figure.update_yaxes(range=[low * 1.05, high * 1.05], zeroline=True, row=row, col=1)
-    ticks = np.unique(np.linspace(0, len(price) - 1, min(len(price), _MAX_TICK_LABELS)).round().astype(int))
-    figure.update_xaxes(
-        type="category",
-        rangeslider_visible=False,
-        tickmode="array",
-        tickvals=[labels[i] for i in ticks],  # the category names themselves: Timestamps never matched them
-        ticktext=[labels[i] for i in ticks],
-    )
+    figure.update_xaxes(type="category", rangeslider_visible=False, tickmode="array")
     figure.update_layout(
-        title={"text": title or ""},
+        title={"text": title},
         showlegend=False,
         bargap=0.15,
         height=260 + 130 * n_methods,
