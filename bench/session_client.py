@@ -20,6 +20,11 @@ How it connects — what the real frontend (Streamlit 1.67's ``index.*.js``) doe
    and last ``script_finished``. No ``cached_message_hashes`` are sent, so every element comes in
    full (never as a ``ref_hash``).
 
+A widget drawn inside an ``st.fragment`` (its delta carries the ``fragment_id``) reruns that fragment
+alone, as in the browser: the ``rerun_script`` names the ``fragment_id``, the server answers with
+the fragment's elements and ``FINISHED_FRAGMENT_RUN_SUCCESSFULLY``, and the rest of the page —
+its widgets, its query string — stays as the last runs left it.
+
 Widget states follow the frontend's ``WidgetStateManager``: a value the user set is sent with every
 later rerun while its widget is on the page; a button's ``trigger_value`` is sent once; a widget the
 script itself changed (``set_value`` in its proto, e.g. the day after "Next day ▶") drops the stored
@@ -64,6 +69,7 @@ VALUE_FIELDS = {
     "checkbox": "bool_value",
 }
 FINISHED_OK = ForwardMsg.ScriptFinishedStatus.Name(ForwardMsg.FINISHED_SUCCESSFULLY)
+FRAGMENT_FINISHED_OK = ForwardMsg.ScriptFinishedStatus.Name(ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)
 ALERT_ERROR = 1  # Alert.Format.ERROR
 ALERT_WARNING = 2  # Alert.Format.WARNING
 
@@ -86,12 +92,14 @@ def xsrf_token(base_url: str, timeout_s: float = 10.0) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Widget:
-    """A widget as the last script run drew it: its element ``id``, kind (proto field) and proto."""
+    """A widget as the last script run drew it: its element ``id``, kind (proto field) and proto, and
+    the ``st.fragment`` that drew it (``fragment_id``; ``""`` outside a fragment)."""
 
     id: str
     kind: str
     label: str
     proto: Message
+    fragment_id: str = ""
 
 
 @dataclasses.dataclass
@@ -100,13 +108,16 @@ class RunResult:
 
     Attributes:
         seconds: from sending the ``rerun_script`` to receiving ``script_finished``.
-        status: the ``script_finished`` status name (``FINISHED_SUCCESSFULLY``, …), ``None`` if none came.
+        status: the ``script_finished`` status name (``FINISHED_SUCCESSFULLY``, or
+            ``FINISHED_FRAGMENT_RUN_SUCCESSFULLY`` for a fragment's run, …), ``None`` if none came.
+        fragment_id: the fragment this run reran (a widget inside one was changed), ``""`` for the script.
         widgets: the keyed widgets of the run, by user key.
         charts: each keyed ``st.plotly_chart``'s ``PlotlyChart`` proto, serialised deterministically.
         chart_seconds: when each keyed chart arrived (seconds after the request).
         errors: every exception element, ``st.error``, ``page_not_found`` and compile error, as text.
         warnings: every ``st.warning`` body.
-        query_string: the query string the server last wrote in this run (``page_info_changed``).
+        query_string: the page's query string after this run: the one the server last wrote
+            (``page_info_changed``), else the one it had before (a fragment's run leaves the URL be).
     """
 
     seconds: float = 0.0
@@ -117,11 +128,13 @@ class RunResult:
     errors: list[str] = dataclasses.field(default_factory=list)
     warnings: list[str] = dataclasses.field(default_factory=list)
     query_string: str = ""
+    fragment_id: str = ""
 
     @property
     def finished(self) -> bool:
-        """A ``script_finished`` with ``FINISHED_SUCCESSFULLY`` arrived."""
-        return self.status == FINISHED_OK
+        """A ``script_finished`` with ``FINISHED_SUCCESSFULLY`` arrived (``FINISHED_FRAGMENT_RUN_SUCCESSFULLY``
+        for a fragment's run)."""
+        return self.status == (FRAGMENT_FINISHED_OK if self.fragment_id else FINISHED_OK)
 
     @property
     def query(self) -> dict[str, str]:
@@ -224,13 +237,13 @@ class StreamlitSession:
         if widget is None:
             raise KeyError(f"no widget with key {key!r} in the last run; keys: {sorted(self.widgets)}")
         self._states[widget.id] = widget_state(widget, value)
-        return await self._run()
+        return await self._run(fragment_id=widget.fragment_id)  # a widget in a fragment reruns only it
 
     async def rerun(self) -> RunResult:
         """Rerun the script with the current widget states (the "R" key)."""
         return await self._run()
 
-    async def _run(self, page_name: str = "") -> RunResult:
+    async def _run(self, page_name: str = "", fragment_id: str = "") -> RunResult:
         if self._socket is None:
             raise SessionError("the session is not connected; use `async with StreamlitSession(...)`")
         message = BackMsg()
@@ -238,6 +251,7 @@ class StreamlitSession:
         client_state.query_string = self.query_string
         client_state.page_script_hash = self.page_script_hash
         client_state.page_name = page_name
+        client_state.fragment_id = fragment_id
         client_state.widget_states.widgets.extend(self._states.values())
         context = client_state.context_info
         context.timezone, context.timezone_offset, context.locale = "UTC", 0, "en-US"
@@ -246,7 +260,7 @@ class StreamlitSession:
         self._states = {
             key: state for key, state in self._states.items() if state.WhichOneof("value") != "trigger_value"
         }
-        result = RunResult()
+        result = RunResult(query_string=self.query_string, fragment_id=fragment_id)
         start = time.perf_counter()
         try:
             await self._socket.send(message.SerializeToString())
@@ -258,8 +272,12 @@ class StreamlitSession:
         except WebSocketException as error:
             raise SessionError(f"the websocket closed during a run: {error!r}") from error
         result.seconds = time.perf_counter() - start
-        self.widgets = result.widgets
-        active = {widget.id for widget in result.widgets.values()}
+        if fragment_id:  # the rest of the page stays as it was: only the fragment's widgets were redrawn
+            kept = {key: widget for key, widget in self.widgets.items() if widget.fragment_id != fragment_id}
+            self.widgets = {**kept, **result.widgets}
+        else:
+            self.widgets = result.widgets
+        active = {widget.id for widget in self.widgets.values()}
         self._states = {key: state for key, state in self._states.items() if key in active}
         return result
 
@@ -316,6 +334,12 @@ class StreamlitSession:
             result.charts[key] = proto.SerializeToString(deterministic=True)
             result.chart_seconds[key] = time.perf_counter() - start
         elif kind in VALUE_FIELDS or hasattr(proto, "label"):
-            result.widgets[key] = Widget(id=element_id, kind=kind, label=getattr(proto, "label", ""), proto=proto)
+            result.widgets[key] = Widget(
+                id=element_id,
+                kind=kind,
+                label=getattr(proto, "label", ""),
+                proto=proto,
+                fragment_id=message.delta.fragment_id,
+            )
             if getattr(proto, "set_value", False):
                 self._states.pop(element_id, None)

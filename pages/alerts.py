@@ -22,7 +22,7 @@ from alerts.store import AlertStore, StoreError
 from data import DataError
 from data.settings import TICKER_WINDOW_BARS
 from models.registry import available_checkpoints
-from pages.ui.components import panel_settings, show_comparison
+from pages.ui.components import comparison_panel
 from pages.ui.navigation import ensure_app_navigation
 from pages.ui.shared import load_named
 from pages.ui.sources import active_source
@@ -220,12 +220,11 @@ except (DataError, KeyError, ValueError) as error:
     st.image(alert.png, caption="The chart with its Grad-CAM, as stored")
     st.stop()
 result = stored_explanation(alert, window["close"].to_numpy())
-show_comparison(
+comparison_panel(
     loaded,
     str(loaded.folder),
     window,
     result,
-    panel_settings(),
     synthetic=alert.source.lower().startswith("demo:"),
     chart="candlestick",
     window_id=f"alert {alert.id}",

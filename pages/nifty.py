@@ -11,7 +11,7 @@ from data import DataError
 from data.views import nifty_day_view
 from models.checkpoints import LoadedCheckpoint
 from models.tasks import task_named
-from pages.ui.components import offer_training_on, panel_settings, show_baseline_calls, show_comparison
+from pages.ui.components import comparison_panel, offer_training_on, show_baseline_calls
 from pages.ui.navigation import ensure_app_navigation
 from pages.ui.shared import first_hours, pick_model, position_source_changed
 from pages.ui.sources import pick_source
@@ -30,11 +30,10 @@ UP_WORDS = {"nifty": ("up day", "down day"), "nifty-rest": ("rest of day up", "r
 
 
 @st.cache_data(show_spinner="Explaining the day…", max_entries=256)
-def explained_day(
-    folder: str, data_key: str, day: str, methods: tuple[str, ...], _loaded: LoadedCheckpoint, _ohlc
-) -> WindowExplanation:
-    """The classifier's call and maps for one day (cached per checkpoint, data, day and methods)."""
-    return explain_window(_loaded, _ohlc, methods=methods)
+def explained_day(folder: str, data_key: str, day: str, _loaded: LoadedCheckpoint, _ohlc) -> WindowExplanation:
+    """The classifier's call and all five maps for one day (cached per checkpoint, data and day; the methods
+    shown are picked from them)."""
+    return explain_window(_loaded, _ohlc)
 
 
 linked_question = st.query_params.get("question", "nifty")
@@ -103,10 +102,7 @@ st.query_params["day"] = picked.isoformat()
 
 folder, loaded = pick_model(TASK)
 view = nifty_day_view(choice.loaded, days, position)
-settings = panel_settings()
-result = explained_day(
-    folder, choice.cache_key, picked.isoformat(), settings.methods or ("saliency",), loaded, view.bars
-)
+result = explained_day(folder, choice.cache_key, picked.isoformat(), loaded, view.bars)
 
 with st.container(key="prediction"):
     call = result.prediction
@@ -139,12 +135,11 @@ with st.container(key="prediction"):
     show_baseline_calls(loaded, view.bars, call.predicted_up)
     offer_training_on(loaded, choice.loaded, TASK, source=choice.source)
 
-show_comparison(
+comparison_panel(
     loaded,
     folder,
     view.bars,
     result,
-    settings,
     synthetic=choice.loaded.synthetic,
     chart="line",
     window_id=f"{choice.cache_key} {picked.isoformat()}",

@@ -11,7 +11,7 @@ from data.images.display import gadf_figure
 from data.settings import TICKER_WINDOW_BARS
 from data.views import count_ticker_windows, ticker_window_view
 from models.checkpoints import LoadedCheckpoint
-from pages.ui.components import offer_training_on, panel_settings, show_baseline_calls, show_comparison
+from pages.ui.components import comparison_panel, offer_training_on, show_baseline_calls
 from pages.ui.navigation import ensure_app_navigation
 from pages.ui.shared import pick_model, position_source_changed
 from pages.ui.sources import pick_source
@@ -31,16 +31,11 @@ DEFAULT_THRESHOLD = 1.0
 
 @st.cache_data(show_spinner="Explaining the window…", max_entries=256)
 def explained_window(
-    folder: str,
-    data_key: str,
-    end: str,
-    methods: tuple[str, ...],
-    direction: int | None,
-    _loaded: LoadedCheckpoint,
-    _ohlc,
+    folder: str, data_key: str, end: str, direction: int | None, _loaded: LoadedCheckpoint, _ohlc
 ) -> WindowExplanation:
-    """The regressor's forecast and maps for one window (cached per checkpoint, data, window, methods, direction)."""
-    return explain_window(_loaded, _ohlc, methods=methods, direction=direction)
+    """The regressor's forecast and all five maps for one window (cached per checkpoint, data, window and
+    direction; the methods shown are picked from them: the five cost one forward and three backward passes)."""
+    return explain_window(_loaded, _ohlc, direction=direction)
 
 
 def linked_threshold() -> float:
@@ -135,16 +130,7 @@ try:
 except DataError as error:
     st.error(str(error))
     st.stop()
-settings = panel_settings()
-result = explained_window(
-    folder,
-    choice.cache_key,
-    f"{end:%Y-%m-%dT%H:%M}",
-    settings.methods or ("saliency",),
-    direction,
-    loaded,
-    view.bars,
-)
+result = explained_window(folder, choice.cache_key, f"{end:%Y-%m-%dT%H:%M}", direction, loaded, view.bars)
 
 with st.container(key="prediction"):
     forecast = result.prediction
@@ -186,12 +172,11 @@ gadf = gadf_figure(view.gadf, times=times, title="GADF of the closes", synthetic
 
 INPUT_VIEWS[loaded.spec.image](image_col, gadf, view.candlestick_rgb, loaded.spec.image_size)
 
-show_comparison(
+comparison_panel(
     loaded,
     folder,
     view.bars,
     result,
-    settings,
     synthetic=choice.loaded.synthetic,
     chart="candlestick",
     window_id=f"{choice.cache_key} {end:%Y-%m-%dT%H:%M}",

@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
+from bench.load import chart_titles, run_async
+from bench.session_client import RunResult, StreamlitSession
 from data.demo import DEMO_INDEX, demo_bars
 from pages.ui.navigation import APP_PAGES
 from tests.browser import (
@@ -454,3 +456,44 @@ def test_the_five_map_titles_never_overlap(width: int, app_url: str, chromium: B
         screenshot(tab, artifacts, f"ticker-{width}px")
     finally:
         context.close()
+
+
+def test_the_comparison_controls_rerun_only_the_comparison_fragment_on_nifty(app_url: str, page: Page):
+    """The comparison's controls are an ``st.fragment``: over Streamlit's protocol, a change of methods is a
+    fragment run that redraws only the panel (URL: the day kept, the methods added); in the browser, a new
+    colour scale redraws the maps and leaves the prediction as it was."""
+    day = "2022-01-12"
+    labels = [METHODS[key].label for key in ("saliency", "gradcam")]
+
+    async def protocol() -> tuple[RunResult, RunResult, RunResult]:
+        async with StreamlitSession(app_url) as session:
+            opened = await session.open("nifty", {"source": f"demo:{DEMO_INDEX}", "day": day})
+            picked = await session.set_value("methods", labels)
+            stepped = await session.click("previous_day")  # a full run after it keeps the methods
+            return opened, picked, stepped
+
+    opened, picked, stepped = run_async(protocol())
+    assert {"previous_day", "nifty_day", "nifty_model", "methods", "mode", "opacity"} <= set(opened.widgets)
+    assert picked.status == "FINISHED_FRAGMENT_RUN_SUCCESSFULLY", picked.errors
+    assert {"methods", "mode", "opacity"} <= set(picked.widgets)
+    assert not {"previous_day", "next_day", "nifty_day", "nifty_model"} & set(picked.widgets)
+    assert set(picked.charts) == {"comparison_chart", "time_chart"}
+    assert chart_titles(picked.charts["comparison_chart"]) == labels
+    assert (picked.query["day"], picked.query["method"]) == (day, "saliency,gradcam")
+    assert stepped.status == "FINISHED_SUCCESSFULLY"
+    assert stepped.query["day"] < day
+    assert chart_titles(stepped.charts["comparison_chart"]) == labels
+
+    open_app(page, f"{app_url}/nifty?day={day}")
+    expect_explanation(page)
+    prediction = page.locator(".st-key-prediction").inner_text()
+    maps = map_images(page)
+    scale = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Colour scale")
+    scale.click()
+    scale.press("ArrowDown")  # the click focuses the box; the list opens on a key (Chromium, here)
+    with rerun_after(page):
+        page.get_by_role("option", name="absolute", exact=True).click()
+    expect_explanation(page)
+    assert map_images(page) != maps  # purple now: the maps were redrawn
+    assert page.locator(".st-key-prediction").inner_text() == prediction
+    assert re.search(r"day=([\d-]+)", page.url).group(1) == day

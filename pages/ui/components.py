@@ -1,6 +1,7 @@
 """The comparison panel both the Ticker and the NIFTY-day pages show (widgets and layout only).
 
-Not a page. Five maps side by side on one colour scale, the per-time importance under the price
+Not a page. :func:`comparison_panel` is a fragment (``st.fragment``): its controls rerun it alone.
+Five maps side by side on one colour scale, the per-time importance under the price
 chart, trust scores with the sanity-check warning, teaching texts, and downloads.
 """
 
@@ -145,6 +146,29 @@ def show_baseline_calls(loaded: LoadedCheckpoint, bars: pd.DataFrame, model_up: 
             (st.success if metrics.beats_baseline else st.warning)("On the test split: " + metrics.verdict)
         with st.expander("Model and baselines on the test split, with paired 95 % intervals"):
             st.dataframe(baseline_table(loaded.card), hide_index=True, width="stretch")
+
+
+@st.fragment
+def comparison_panel(
+    loaded: LoadedCheckpoint,
+    folder: str,
+    bars: pd.DataFrame,
+    result: WindowExplanation,
+    *,
+    synthetic: bool,
+    chart: str,
+    window_id: str,
+) -> None:
+    """The sidebar's explanation controls and the comparison of ``result``, as one fragment.
+
+    ``result`` holds every method's map, so picking methods, the colour scale, the opacity, teaching
+    mode, scoring or the PNG reruns only this fragment: the rest of the page (the data, the model,
+    the prediction, the price chart) is neither recomputed nor sent again. The widgets go to the
+    sidebar (a fragment may write there); ``?method=`` stays in sync from here.
+    """
+    show_comparison(
+        loaded, folder, bars, result, panel_settings(), synthetic=synthetic, chart=chart, window_id=window_id
+    )
 
 
 def show_comparison(
