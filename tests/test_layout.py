@@ -23,6 +23,7 @@ PROCESS_WIDE = {
     "seed": (),
     "use_deterministic_algorithms": ("models/random_draws.py",),
     "set_num_threads": ("app.py",),
+    "freeze": ("app.py",),  # gc.freeze: the start-up heap out of every full collection
     "filterwarnings": (),
     "simplefilter": (),
 }

@@ -102,3 +102,19 @@ def test_gadf_figure_keeps_every_cell_when_times_of_day_repeat():
     assert heatmap.text[0][49] == f"i {times[0]} · j {times[49]}"
     with pytest.raises(ValueError, match=r"times must have one label per GADF row \(50\), got 3"):
         gadf_figure(np.eye(50), times=["a", "b", "c"])
+
+
+def test_ticker_view_outcomes_equal_the_whole_historys_windows():
+    """The view cuts only its own window and next bar; every outcome is the whole history's, newest included."""
+    rng = np.random.default_rng(5)
+    loaded = hourly_source(list(100 * np.exp(np.cumsum(rng.normal(0, 0.01, 120)))))
+    whole = make_ticker_windows(loaded.bars, 50, include_latest=True)
+    assert count_ticker_windows(loaded) == len(whole.last_close) == 71
+    for position in (0, 1, 37, 69, 70, -1, -71):
+        view = ticker_window_view(loaded, position)
+        assert view.outcome["last_close"] == whole.last_close[position]
+        np.testing.assert_array_equal(view.outcome["target_close"], whole.target_close[position])
+        np.testing.assert_array_equal(view.outcome["pct_change"], whole.pct_change[position])
+    assert np.isnan(ticker_window_view(loaded, -1).outcome["target_close"])  # the newest: not known yet
+    with pytest.raises(DataError, match=r"position must be in \[0, 70\], got 71"):
+        ticker_window_view(loaded, 71)
