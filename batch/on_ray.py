@@ -70,6 +70,7 @@ class SourceWorker:
             "status": np.array([o.status for o in outcomes], dtype=object),
             "windows": np.array([o.windows for o in outcomes], dtype=np.int64),
             "reason": np.array([o.reason for o in outcomes], dtype=object),
+            "seconds": np.array([o.seconds for o in outcomes], dtype=np.float64),
         }
 
 
@@ -164,7 +165,9 @@ def _run(
     outcomes: dict[str, SourceOutcome] = {}
     try:
         for row in results.iter_rows():
-            outcome = SourceOutcome(str(row["source"]), str(row["status"]), int(row["windows"]), str(row["reason"]))
+            outcome = SourceOutcome(
+                str(row["source"]), str(row["status"]), int(row["windows"]), str(row["reason"]), float(row["seconds"])
+            )
             outcomes[outcome.source] = outcome  # a retried source reports once: its last attempt
             if progress is not None:
                 progress(outcome)

@@ -62,12 +62,14 @@ class RunSettings:
 
 @dataclasses.dataclass(frozen=True)
 class SourceOutcome:
-    """How one source's run ended: :data:`WRITTEN` (with its windows), :data:`SKIPPED` or :data:`FAILED` (why)."""
+    """How one source's run ended: :data:`WRITTEN` (with its windows), :data:`SKIPPED` or :data:`FAILED` (why),
+    and the seconds it took where it ran."""
 
     source: str
     status: str
     windows: int = 0
     reason: str = ""
+    seconds: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,19 +172,22 @@ def process_source(
     progress: Callable[[int], None] | None = None,
 ) -> SourceOutcome:
     """One source: skipped if finished, else explained and written; a failure is returned, not raised."""
+    began = time.perf_counter()
     if dataset.finished(out, source):
         return SourceOutcome(source, SKIPPED)
     try:
         rows, maps = explain_source(loaded, settings, source, progress=progress)
     except (DataError, ValueError, OSError) as error:  # what the data layer says about a bad source
-        return SourceOutcome(source, FAILED, reason=str(error))
+        return SourceOutcome(source, FAILED, reason=str(error), seconds=time.perf_counter() - began)
     except Exception as error:  # anything else, mid-run: recorded, and the universe goes on
-        return SourceOutcome(source, FAILED, reason=f"{type(error).__name__}: {error}")
+        reason = f"{type(error).__name__}: {error}"
+        return SourceOutcome(source, FAILED, reason=reason, seconds=time.perf_counter() - began)
     try:
         dataset.write_partition(out, source, rows, maps)
     except OSError as error:  # a full disk: nothing of the partition is visible; a rerun writes it
-        return SourceOutcome(source, FAILED, reason=f"could not write its partition ({error}): free space and rerun")
-    return SourceOutcome(source, WRITTEN, windows=len(rows))
+        reason = f"could not write its partition ({error}): free space and rerun"
+        return SourceOutcome(source, FAILED, reason=reason, seconds=time.perf_counter() - began)
+    return SourceOutcome(source, WRITTEN, windows=len(rows), seconds=time.perf_counter() - began)
 
 
 def explain_source(
