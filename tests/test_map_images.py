@@ -23,14 +23,14 @@ from xai.methods import METHODS
 from xai.render import comparison_figure
 
 
-def heatmaps(figure: go.Figure) -> tuple[list[go.Image], list[go.Image]]:
-    """(greyscale image traces, attribution traces) of a comparison figure: PNG images."""
-    traces = [trace for trace in figure.data if isinstance(trace, go.Image)]
-    return [t for t in traces if t.name == "model image"], [t for t in traces if t.name != "model image"]
+def heatmaps(figure: go.Figure) -> tuple[list, list]:
+    """(greyscale model images, attribution maps) of a comparison figure: its PNG layout images, in order."""
+    images = list(figure.layout.images)
+    return [i for i in images if i.name == "model image"], [i for i in images if i.name != "model image"]
 
 
-def pixels(trace: go.Image) -> np.ndarray:
-    """The (H, W, 3) RGB pixels of an image trace's PNG data URL, decoded."""
+def pixels(trace) -> np.ndarray:
+    """The (H, W, 3) RGB pixels of a layout image's PNG data URL, decoded."""
     header, encoded = trace.source.split(",", 1)
     assert header == "data:image/png;base64"
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded))).convert("RGB"))

@@ -237,7 +237,8 @@ def test_color_range() -> None:
 def test_comparison_figure_layout(image: np.ndarray, maps: dict[str, np.ndarray]) -> None:
     figure = comparison_figure(image, maps, opacity=0.35)
     images, attributions = heatmaps(figure)
-    assert len(figure.data) == 7  # an image and a map per subplot, and the colour bar's trace
+    assert len(figure.data) == 1  # the colour bar's trace; the image and the map of each subplot are layout images
+    assert len(figure.layout.images) == 6
     assert len(images) == len(attributions) == 3
     assert [trace.name for trace in attributions] == [METHODS["gradcam"].label, METHODS["saliency"].label, "custom"]
     titles = [annotation.text for annotation in figure.layout.annotations]
@@ -260,11 +261,14 @@ def test_comparison_figure_layout(image: np.ndarray, maps: dict[str, np.ndarray]
         np.testing.assert_array_equal(greys[np.abs(image) == 1], 60)
         np.testing.assert_array_equal(greys[np.abs(image) == 0.5], 158)  # halfway, rounded
         suffix = "" if column == 1 else str(column)
-        assert trace.xaxis == grey.xaxis == f"x{suffix}"
-        # the image goes underneath: it is added first to the same subplot
-        assert figure.data.index(grey) < figure.data.index(trace)
+        assert (trace.xref, trace.yref) == (grey.xref, grey.yref) == (f"x{suffix}", f"y{suffix}")
+        # the image goes underneath the map; both cover the pixel centres 0 … S-1, row 0 at the top
+        assert (grey.layer, trace.layer) == ("below", "above")
+        assert (trace.x, trace.y, trace.sizex, trace.sizey) == (-0.5, -0.5, SIZE, SIZE)
+        assert (trace.xanchor, trace.yanchor, trace.sizing) == ("left", "top", "stretch")
         y_axis = figure.layout[f"yaxis{suffix}"]
-        assert y_axis.autorange == "reversed"
+        assert tuple(y_axis.range) == (SIZE - 0.5, -0.5)  # reversed: row 0 on top
+        assert tuple(figure.layout[f"xaxis{suffix}"].range) == (-0.5, SIZE - 0.5)
         assert y_axis.scaleanchor == f"x{suffix}"
         assert y_axis.showticklabels is False
         assert figure.layout[f"xaxis{suffix}"].showticklabels is False
@@ -276,7 +280,7 @@ def test_comparison_figure_wraps_five_maps_onto_two_rows(image: np.ndarray, rng:
     figure = comparison_figure(image, five)
     _, attributions = heatmaps(figure)
     assert [annotation.text for annotation in figure.layout.annotations] == [METHODS[key].label for key in keys]
-    assert [trace.xaxis for trace in attributions] == ["x", "x2", "x3", "x4", "x5"]
+    assert [trace.xref for trace in attributions] == ["x", "x2", "x3", "x4", "x5"]
     top, bottom = figure.layout.yaxis.domain, figure.layout.yaxis4.domain
     assert bottom[1] < top[0]  # the fourth map starts the second row
     assert figure.layout.xaxis4.domain == figure.layout.xaxis.domain  # under the first

@@ -301,11 +301,12 @@ def comparison_figure(
     Returns:
         A grid of subplots, row by row, titled with each method's name (the key for
         a method outside :data:`~xai.methods.METHODS`); per subplot the image in
-        grey (no hover) and the display map (:func:`display_maps`) on top with
-        ``opacity``, both as PNG images coloured here (:mod:`xai.map_images`; no
-        values on hover). One trace without points, on the first subplot, draws
-        the shared colour bar. Image row 0 is at the top; equal aspect; no tick
-        labels.
+        grey (layer ``"below"``) and the display map (:func:`display_maps`) on top
+        with ``opacity`` (layer ``"above"``), both PNG layout images coloured here
+        (:mod:`xai.map_images`; no values on hover) covering the pixel centres
+        ``0 … S-1`` of the subplot's axes. One trace without points, on the first
+        subplot, draws the shared colour bar. Image row 0 is at the top; equal
+        aspect; no tick labels.
 
     Raises:
         TypeError: wrong types. ValueError: bad ``mode``, ``opacity``,
@@ -331,23 +332,21 @@ def comparison_figure(
     # PNGs, not arrays of floats: coloured here, a few kB per map (:mod:`xai.map_images`)
     grey = png_data_url(colorize(background(picture), greys, grey_min, grey_max))
     zmin, zmax = color_range(mode)
-    traces: list[dict[str, Any]] = []
+    size = picture.shape[0]
+    images: list[dict[str, Any]] = []
     for number, key in enumerate(keys, start=1):
-        axes = {"xaxis": _axis_name("x", number), "yaxis": _axis_name("y", number)}
-        traces.append({"type": "image", "source": grey, "hoverinfo": "skip", "name": "model image", **axes})
-        traces.append(
-            {
-                "type": "image",
-                "source": png_data_url(colorize(shown[key], COLOR_SCALES[mode], zmin, zmax)),
-                "opacity": opacity,
-                "name": method_label(key),
-                "hovertemplate": "row %{y}, column %{x}<extra>%{fullData.name}</extra>",
-                **axes,
-            }
-        )
-        if number == 1:  # the shared colour bar, from a trace with no points
-            traces.append({**_color_bar(mode, zmin, zmax), **axes})
-    return assemble(traces, layout)
+        x_name, y_name = _axis_name("x", number), _axis_name("y", number)
+        # the pixel centres at 0 … S-1, as a heat map's; row 0 at the top
+        layout[f"xaxis{number if number > 1 else ''}"].update(range=[-0.5, size - 0.5], autorange=False)
+        layout[f"yaxis{number if number > 1 else ''}"].update(range=[size - 0.5, -0.5], autorange=False)
+        place = {"xref": x_name, "yref": y_name, "x": -0.5, "y": -0.5, "sizex": size, "sizey": size}
+        place |= {"xanchor": "left", "yanchor": "top", "sizing": "stretch"}
+        images.append({"source": grey, "name": "model image", "layer": "below", **place})
+        source = png_data_url(colorize(shown[key], COLOR_SCALES[mode], zmin, zmax))
+        images.append({"source": source, "opacity": opacity, "name": method_label(key), "layer": "above", **place})
+    layout["images"] = images
+    # the shared colour bar, from a trace with no points (the maps are layout images: no hover values)
+    return assemble([{**_color_bar(mode, zmin, zmax), "xaxis": "x", "yaxis": "y"}], layout)
 
 
 def _comparison_layout(n_maps: int, n_columns: int, title: str, synthetic: bool) -> go.Figure:
