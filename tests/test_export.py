@@ -24,6 +24,7 @@ from torch import nn
 from xai.explain import Explanation, ExplanationSet, GradCamOptions
 from xai.export import (
     VERSIONED_LIBRARIES,
+    _library_versions,
     attributions_csv,
     attributions_npz,
     export_parameters,
@@ -89,6 +90,8 @@ def test_library_versions_names_the_installed_versions() -> None:
 
 def test_library_versions_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.metadata.version
+    library_versions()["torch"] = "changed"  # read once per process, and each caller gets a copy
+    assert library_versions()["torch"] == real("torch")
 
     def version(name: str) -> str:
         if name == "pyts":
@@ -96,7 +99,11 @@ def test_library_versions_missing(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(name)
 
     monkeypatch.setattr(importlib.metadata, "version", version)
-    versions = library_versions()
+    _library_versions.cache_clear()  # read once per process: forget the real look-up, and this one after
+    try:
+        versions = library_versions()
+    finally:
+        _library_versions.cache_clear()
     assert versions["pyts"] == "not installed"
     assert versions["torch"] == real("torch")
 
