@@ -178,25 +178,34 @@ def _ray_figures(loaded, sources, first, last, device, scratch, peaks, one_threa
     began = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     start_s = time.perf_counter() - began
-    rates = {}
+    rates, in_actor, walls = {}, {}, {}
     try:
         for workers in (1, 2):
+            outcomes: list = []
+
+            def run(out: Path, w: int = workers, seen: list = outcomes) -> int:
+                return explain_universe_on_ray(
+                    loaded, settings, sources, out, workers=w, gpus_per_worker=gpus, progress=seen.append
+                ).windows
+
             with _peak_memory(peaks, f"ray_{workers}"):
-                n, s = _timed(
-                    lambda out, w=workers: (
-                        explain_universe_on_ray(loaded, settings, sources, out, workers=w, gpus_per_worker=gpus).windows
-                    ),
-                    scratch,
-                    f"ray, {workers} worker(s)",
-                )
-            rates[workers] = n / s
+                n, walls[workers] = _timed(run, scratch, f"ray, {workers} worker(s)")
+            rates[workers], in_actor[workers] = n / walls[workers], sum(outcome.seconds for outcome in outcomes)
     finally:
         ray.shutdown()
+    local_one_thread_s = n / one_thread_wps
+    print(
+        f"ray, 1 worker: {walls[1]:.1f} s = {in_actor[1]:.1f} s in the sources + {walls[1] - in_actor[1]:.1f} s "
+        f"fixed; the local engine on one thread {local_one_thread_s:.1f} s",
+        flush=True,
+    )
     return {
         "ray_start_s": round(start_s, 1),
         "ray_windows_per_s": {"workers1": round(rates[1], 1), "workers2": round(rates[2], 1)},
         "ray2_over_ray1": round(rates[2] / rates[1], 2),
         "ray_overhead_pct": round(100 * (one_thread_wps / rates[1] - 1), 1),
+        "ray_fixed_s": round(walls[1] - in_actor[1], 1),
+        "ray_per_window_overhead_pct": round(100 * (in_actor[1] / local_one_thread_s - 1), 1),
     }
 
 
