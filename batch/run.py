@@ -27,7 +27,7 @@ from data.errors import DataError
 from models.checkpoints import LoadedCheckpoint
 from models.datasets import load_samples
 from models.evaluation import percent_change
-from workflows.planted import planted_intervals
+from workflows.planted import scored_intervals
 from xai.many import BATCH, SHARED_TRUST_SCORES, TRUST_SCORES, explain_many
 from xai.methods import ALL_METHODS
 
@@ -213,8 +213,10 @@ def explain_source(
     maps = {key: np.zeros((n, side, side), dtype=np.float32) for key in methods}
     per_time = {key: np.zeros((n, spec.sequence_length)) for key in methods}
     mass = {key: np.zeros((n, spec.sequence_length)) for key in methods}
-    trust = {f"{name}_{key}": np.full(n, np.nan) for name in TRUST_SCORES for key in methods} if settings.trust else {}
-    trust |= {name: np.full(n, np.nan) for name in SHARED_TRUST_SCORES} if settings.trust else {}
+    trust: dict[str, np.ndarray] = {}  # the rows' trust-score columns, with --trust
+    if settings.trust:
+        columns = [f"{name}_{key}" for name in TRUST_SCORES for key in methods] + list(SHARED_TRUST_SCORES)
+        trust = {column: np.full(n, np.nan) for column in columns}
     answer, explained, outcome = np.zeros(n), np.zeros(n, dtype=np.int64), np.full(n, np.nan)
     span = settings.batch * GROUPED_BATCHES
     for start in range(0, n, span):
@@ -270,7 +272,7 @@ def explain_source(
 def _planted(samples, indices: np.ndarray) -> np.ndarray:
     """``(n, 2)`` the planted pattern's steps per window (the Evaluate page's rule), ``-1`` where none."""
     try:
-        intervals = planted_intervals(samples, max_age=0 if samples.task.is_regression else None)
+        intervals = scored_intervals(samples)
     except ValueError:  # not the demo market, or a symbol without patterns for this task
         return np.full((len(indices), 2), -1, dtype=np.int64)
     return np.asarray(intervals[indices], dtype=np.int64)

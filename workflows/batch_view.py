@@ -175,12 +175,7 @@ def _localisation(
         )
     if not (intervals[:, 0] >= 0).any():
         return None, f"None of the {len(paired)} windows scored has a planted pattern: nothing to localise."
-    note = (
-        "the planted breakout bar of windows that end on it"
-        if task.is_regression
-        else "the planted V / inverted-V minutes of the first hour"
-    )
-    return localise(mass, intervals, note), ""
+    return localise(mass, intervals, regression=task.is_regression), ""
 
 
 def _trust(rows: pd.DataFrame, methods: tuple[str, ...]) -> pd.DataFrame:

@@ -28,7 +28,7 @@ from models.tasks import NextHourTask, UpDayTask
 from workflows.range_results import LocalisationSummary
 from xai.localisation import interval_specificity, localisation
 
-__all__ = ["DEMO_PREFIX", "demo_symbol", "localise", "planted_intervals", "sample_times"]
+__all__ = ["DEMO_PREFIX", "demo_symbol", "localise", "planted_intervals", "sample_times", "scored_intervals"]
 
 #: Prefix of a demo market source (``"demo:NIFTY-DEMO"``).
 DEMO_PREFIX = "demo:"
@@ -148,10 +148,21 @@ _RULES: dict[str, _PlantedRule] = {
 }
 
 
-def localise(per_time: dict[str, np.ndarray], intervals: np.ndarray, note: str) -> LocalisationSummary:
+def scored_intervals(samples: TaskSamples) -> np.ndarray:
+    """:func:`planted_intervals` by the rule localisation is scored with: a forecast is driven by the
+    breakout at its window's end (``max_age=0``), a NIFTY day by its pattern wherever it is.
+
+    Raises:
+        ValueError: as :func:`planted_intervals` (not the demo market, a symbol without patterns).
+    """
+    return planted_intervals(samples, max_age=0 if samples.task.is_regression else None)
+
+
+def localise(per_time: dict[str, np.ndarray], intervals: np.ndarray, *, regression: bool) -> LocalisationSummary:
     """Every method's ``(N, T)`` profiles scored on ``intervals`` (``(N, 2)``, at least one row not ``-1``)
     against three chances: a flat map, the model's habit on the rows without a pattern (when there
-    are some), and each map on the other rows' intervals. ``note`` says what the interval is."""
+    are some), and each map on the other rows' intervals. ``regression``: the intervals are
+    :func:`scored_intervals` of a forecast's windows (it says what the interval is)."""
     valid = intervals[:, 0] >= 0
     uniform, habit, other = {}, {}, {}
     for key, profile in per_time.items():
@@ -159,6 +170,11 @@ def localise(per_time: dict[str, np.ndarray], intervals: np.ndarray, note: str) 
         if not valid.all():
             habit[key] = localisation(profile, intervals, reference=profile[~valid])
         other[key] = interval_specificity(profile, intervals)
+    note = (
+        "the planted breakout bar of windows that end on it (the bar whose next hour the forecast is)"
+        if regression
+        else "the planted V / inverted-V minutes of the first hour"
+    )
     return LocalisationSummary(
         intervals=intervals, uniform=uniform, habit=habit or None, other_days=other, n=int(valid.sum()), note=note
     )

@@ -43,7 +43,7 @@ from data.checks import check_int
 from models.checkpoints import LoadedCheckpoint
 from models.datasets import SPLIT_NAMES, TaskSamples, load_samples
 from models.tasks import check_direction
-from workflows.planted import localise, planted_intervals, sample_times
+from workflows.planted import localise, sample_times, scored_intervals
 from workflows.range_results import FaithfulnessSummary, LocalisationSummary, RangeEvaluation, SanityCheck
 from workflows.range_tables import faithfulness_table, localisation_table, peak_table, sanity_table
 from xai.aggregate import importance_by_prediction, method_agreement, peak_summary
@@ -448,7 +448,7 @@ def _localisation(
     """Localisation on the planted patterns, or ``None`` and the reason there is none."""
     ticker = samples.task.is_regression  # a forecast is driven by the breakout at the window's end
     try:
-        intervals = planted_intervals(samples, max_age=0 if ticker else None)[rows]
+        intervals = scored_intervals(samples)[rows]
     except ValueError:  # its message names the internal source: not for the page
         return None, (
             "Localisation needs ground truth: the patterns planted in the demo market, where each one's bars are "
@@ -461,9 +461,4 @@ def _localisation(
             f"None of the {len(rows)} samples evaluated {what}, so there is nothing to localise: "
             "widen the date range or raise the number of samples."
         )
-    note = (
-        "the planted breakout bar of windows that end on it (the bar whose next hour the forecast is)"
-        if ticker
-        else "the planted V / inverted-V minutes of the first hour"
-    )
-    return localise(per_time, intervals, note), ""
+    return localise(per_time, intervals, regression=ticker), ""
