@@ -16,12 +16,17 @@ volatility clustering (GARCH), U-shaped intraday volatility and volume,
 overnight gaps. :func:`planted_patterns` is the ground truth an explanation
 can be scored against. Everything is labelled synthetic.
 
-Generation is cached in-process per symbol; every call returns fresh frames,
-so callers cannot change what later callers get.
+:func:`demo_bars_without` regenerates a symbol with one planted pattern left
+out (every random draw made as before), so that a model's reliance on the
+pattern can be measured on "the same window without it".
+
+Generation is cached in-process per symbol (and per left-out pattern); every
+call returns fresh frames, so callers cannot change what later callers get.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import zlib
@@ -32,7 +37,7 @@ import pandas as pd
 from data.bars import LoadedBars, clean_bars, resample_bars
 from data.demo.calendar import Session, minute_stamps, session_days
 from data.demo.patterns import plant_breakouts, plant_index_patterns
-from data.demo.process import ProcessParams, assemble_bars, simulate_minutes
+from data.demo.process import MinutePaths, ProcessParams, assemble_bars, simulate_minutes
 from data.errors import DataError
 from data.settings import (
     INTERVALS,
@@ -46,7 +51,15 @@ from data.settings import (
     US_TIMEZONE,
 )
 
-__all__ = ["DEMO_INDEX", "DEMO_SYMBOLS", "DEMO_TICKERS", "PATTERN_COLUMNS", "demo_bars", "planted_patterns"]
+__all__ = [
+    "DEMO_INDEX",
+    "DEMO_SYMBOLS",
+    "DEMO_TICKERS",
+    "PATTERN_COLUMNS",
+    "demo_bars",
+    "demo_bars_without",
+    "planted_patterns",
+]
 
 DEMO_TICKERS: tuple[str, ...] = ("ACME", "GLOBEX", "INITECH", "UMBRELLA", "WAYNE")
 DEMO_INDEX: str = "NIFTY-DEMO"
@@ -131,19 +144,41 @@ def session_of(symbol: str) -> Session:
     return _NSE_SESSION if _check_symbol(symbol) == DEMO_INDEX else _US_SESSION
 
 
-@functools.lru_cache(maxsize=len(DEMO_SYMBOLS))
-def _market(symbol: str) -> _Market:
-    """Generate one symbol's minute bars and patterns (cached; never hand these out)."""
-    process_seed, pattern_seed, volume_seed = _seed(symbol).spawn(3)
-    is_index = symbol == DEMO_INDEX
+@functools.lru_cache(maxsize=2)
+def _simulated(symbol: str) -> tuple[MinutePaths, pd.DatetimeIndex]:
+    """One symbol's unplanted minute paths and minute stamps (cached; plant only into a deep copy).
+
+    The process stream is a child seed of its own, so its draws do not depend
+    on what is planted afterwards; a regeneration without one pattern reuses them.
+    """
+    process_seed = _seed(symbol).spawn(3)[0]
     session = session_of(symbol)
-    params = _PARAMS[symbol]
     days = session_days()
     stamps = minute_stamps(days, session)
+    paths = simulate_minutes(np.random.default_rng(process_seed), len(days), session.minutes, _PARAMS[symbol])
+    return paths, stamps
 
-    paths = simulate_minutes(np.random.default_rng(process_seed), len(days), session.minutes, params)
+
+def _market(symbol: str, skip: int | None = None) -> _Market:
+    """One symbol's minute bars and patterns, without planted pattern ``skip`` when given (cached)."""
+    return _generated(symbol, None if skip is None else int(skip))
+
+
+@functools.lru_cache(maxsize=32)
+def _generated(symbol: str, skip: int | None) -> _Market:
+    """Generate one symbol's minute bars and patterns (cached; never hand these out).
+
+    ``skip`` is passed to the planting function: the row of :func:`planted_patterns`
+    left unplanted, every random draw made as without it (ValueError when out of range).
+    """
+    _, pattern_seed, volume_seed = _seed(symbol).spawn(3)
+    is_index = symbol == DEMO_INDEX
+    params = _PARAMS[symbol]
+    simulated, stamps = _simulated(symbol)
+    paths = copy.deepcopy(simulated)
+
     plant = plant_index_patterns if is_index else plant_breakouts
-    rows = plant(np.random.default_rng(pattern_seed), paths, stamps, symbol)
+    rows = plant(np.random.default_rng(pattern_seed), paths, stamps, symbol, skip=skip)
     values = assemble_bars(np.random.default_rng(volume_seed), paths, params)
 
     cleaned = clean_bars(stamps, pd.DataFrame(values, columns=list(OHLCV)), what=f"demo:{symbol}")
@@ -152,16 +187,22 @@ def _market(symbol: str) -> _Market:
     return _Market(minutes=cleaned.bars, patterns=_finish_patterns(rows, "index" if is_index else "ticker"))
 
 
-@functools.lru_cache(maxsize=2 * len(DEMO_SYMBOLS))
-def _aggregated(symbol: str, interval: str) -> pd.DataFrame:
+def _aggregated(symbol: str, interval: str, skip: int | None = None) -> pd.DataFrame:
     """Hourly or daily bars from the cached minutes (cached; never hand these out)."""
-    return resample_bars(_market(symbol).minutes, interval)
+    return _resampled(symbol, interval, None if skip is None else int(skip))
+
+
+@functools.lru_cache(maxsize=64)
+def _resampled(symbol: str, interval: str, skip: int | None) -> pd.DataFrame:
+    """Resample one (possibly pattern-less) market once per interval (cached; never hand these out)."""
+    return resample_bars(_market(symbol, skip).minutes, interval)
 
 
 def clear_cache() -> None:
     """Forget every generated symbol (the next call generates afresh)."""
-    _aggregated.cache_clear()
-    _market.cache_clear()
+    _resampled.cache_clear()
+    _generated.cache_clear()
+    _simulated.cache_clear()
 
 
 def demo_bars(symbol: str, interval: str = "60m") -> LoadedBars:
@@ -193,6 +234,62 @@ def demo_bars(symbol: str, interval: str = "60m") -> LoadedBars:
         timezone=NSE_TIMEZONE if name == DEMO_INDEX else US_TIMEZONE,
         synthetic=True,
         notes=(SYNTHETIC_LABEL,),
+    )
+
+
+def demo_bars_without(symbol: str, pattern: int, interval: str = "60m") -> LoadedBars:
+    """Bars of one demo symbol regenerated with one planted pattern left out.
+
+    The market is generated again by the same procedure and the same random
+    draws, except that planted pattern number ``pattern`` is not planted:
+
+    * index: that day gets neither its first-hour V nor its rest-of-day drift;
+      every bar before the pattern's ``start`` is unchanged, and every other
+      day's minute returns are too (later prices shift by the removed drift);
+    * tickers: the climb, its volume and the next hour's drift are not planted
+      and the scan goes on from the unplanted prices, so every bar before the
+      pattern's ``start`` and every earlier pattern are unchanged, while later
+      bars and patterns may differ (the GARCH volatility sees other prices).
+
+    Args:
+        symbol: one of :data:`DEMO_SYMBOLS` (case and surrounding spaces ignored).
+        pattern: a row number of ``planted_patterns(symbol)``, 0 .. len - 1.
+        interval: ``"1m"``, ``"60m"`` or ``"1d"``, as for :func:`demo_bars`.
+
+    Returns:
+        :class:`LoadedBars` as :func:`demo_bars` returns, ``synthetic=True``,
+        with a note naming the pattern removed (kind and start stamp). The
+        frame is the caller's own copy.
+
+    Raises:
+        DataError: unknown symbol or interval, or ``pattern`` not a row of the table.
+        TypeError: symbol or interval not a str, ``pattern`` not an int (bools refused).
+    """
+    name, step = _check_symbol(symbol), _check_interval(interval)
+    if isinstance(pattern, bool) or not isinstance(pattern, (int, np.integer)):
+        raise TypeError(
+            f"pattern must be an int, a row number of planted_patterns({name!r}); got {type(pattern).__name__} "
+            f"{pattern!r}"
+        )
+    table = _market(name).patterns
+    if not 0 <= pattern < len(table):
+        raise DataError(
+            f"pattern must be a row number of planted_patterns({name!r}), 0..{len(table) - 1}; got {pattern}"
+        )
+    row = table.iloc[int(pattern)]
+    bars = _market(name, int(pattern)).minutes if step == "1m" else _aggregated(name, step, int(pattern))
+    removed = (
+        f"planted pattern {int(pattern)} removed: the {row['kind']} starting {row['start']:%Y-%m-%d %H:%M} "
+        f"is not planted (the market regenerated with the same random draws)"
+    )
+    return LoadedBars(
+        bars=bars.copy(deep=True),
+        source=f"demo:{name}",
+        layout="demo",
+        interval=step,
+        timezone=NSE_TIMEZONE if name == DEMO_INDEX else US_TIMEZONE,
+        synthetic=True,
+        notes=(SYNTHETIC_LABEL, removed),
     )
 
 

@@ -104,8 +104,21 @@ def unit_t4_quantile(probability: float) -> float:
     return 0.5 * (low + high) * math.sqrt((T4_DOF - 2.0) / T4_DOF)
 
 
+def _check_skip_type(skip: object) -> None:
+    """Refuse a ``skip`` that is neither None nor an int (bool included)."""
+    if skip is not None and (isinstance(skip, bool) or not isinstance(skip, (int, np.integer))):
+        raise TypeError(f"skip must be an int row number of the patterns or None, got {type(skip).__name__} {skip!r}")
+
+
+def _check_skip(skip: int | None, found: int, rule: str) -> None:
+    """Refuse a ``skip`` that names no pattern (``found`` patterns, ``rule`` says which)."""
+    _check_skip_type(skip)
+    if skip is not None and not 0 <= skip < found:
+        raise ValueError(f"skip must be a row number of the {rule}, 0..{found - 1}; got {skip}")
+
+
 def plant_index_patterns(
-    rng: np.random.Generator, paths: MinutePaths, stamps: pd.DatetimeIndex, symbol: str
+    rng: np.random.Generator, paths: MinutePaths, stamps: pd.DatetimeIndex, symbol: str, *, skip: int | None = None
 ) -> pd.DataFrame:
     """Plant first-hour V / inverted-V patterns and their rest-of-day drift.
 
@@ -120,9 +133,16 @@ def plant_index_patterns(
         paths: (D, M) minute paths, edited in place.
         stamps: (D * M,) minute stamps, day-major.
         symbol: written into the ``symbol`` column.
+        skip: row number (time order) of one pattern day to leave out: every
+            draw is still made and every other day planted exactly as without
+            ``skip``; that day gets neither the V nor the drift.
 
     Returns:
-        One row per pattern day, columns as ``planted_patterns`` documents for the index.
+        One row per planted pattern day, columns as ``planted_patterns``
+        documents for the index (the skipped day has none).
+
+    Raises:
+        ValueError: ``skip`` outside 0 .. (pattern days - 1).
     """
     n_days, n_minutes = paths.returns.shape
     draw = rng.random(n_days)
@@ -135,6 +155,7 @@ def plant_index_patterns(
     days = np.flatnonzero(sign != 0)
     start, length, first, sign = start[days], length[days], first[days], sign[days]
     end = start + length
+    _check_skip(skip, len(days), f"{len(days)} index pattern days (one per V / inverted-V day, time order)")
 
     offset = np.arange(FIRST_HOUR_MINUTES)[None, :]
     in_first = (offset >= start[:, None]) & (offset < (start + first)[:, None])
@@ -143,10 +164,16 @@ def plant_index_patterns(
     leg_sigma = np.sqrt(np.where(in_first, minute_sigma**2, 0.0).sum(axis=1))
     depth = depth_units[days] * leg_sigma
     shape = np.where(in_first, -1.0 / first[:, None], 0.0) + np.where(in_second, 1.0 / (length - first)[:, None], 0.0)
-    paths.returns[days, :FIRST_HOUR_MINUTES] += (sign * depth)[:, None] * shape
-
     drift = sign * unit_t4_quantile(V_UP_PROBABILITY) * paths.sigma[days] * INTRADAY_SHARE
     rest = n_minutes - FIRST_HOUR_MINUTES
+
+    # Everything above is computed for every pattern day; a skipped day is only left out from here on.
+    keep = np.ones(len(days), dtype=bool)
+    if skip is not None:
+        keep[skip] = False
+    days, start, end, first, length, sign = days[keep], start[keep], end[keep], first[keep], length[keep], sign[keep]
+    depth, shape, drift = depth[keep], shape[keep], drift[keep]
+    paths.returns[days, :FIRST_HOUR_MINUTES] += (sign * depth)[:, None] * shape
     paths.returns[days, FIRST_HOUR_MINUTES:] += (drift / rest)[:, None]
 
     base = days * n_minutes
@@ -169,7 +196,7 @@ def plant_index_patterns(
 
 
 def plant_breakouts(
-    rng: np.random.Generator, paths: MinutePaths, stamps: pd.DatetimeIndex, symbol: str
+    rng: np.random.Generator, paths: MinutePaths, stamps: pd.DatetimeIndex, symbol: str, *, skip: int | None = None
 ) -> pd.DataFrame:
     """Plant hourly breakouts / breakdowns and the sharp move of the next hour.
 
@@ -204,10 +231,20 @@ def plant_breakouts(
         paths: (D, M) minute paths, edited in place (``sigma`` and ``gap`` too).
         stamps: (D * M,) minute stamps, day-major.
         symbol: written into the ``symbol`` column.
+        skip: number (time order) of one pattern to leave out: the scan makes
+            its draws and counts its direction as if it were planted, but
+            edits no returns, wicks, volume or next-hour drift, and goes on
+            (later prices differ, so later patterns may too; the GARCH
+            feedback sees the unplanted prices).
 
     Returns:
-        One row per pattern, columns as ``planted_patterns`` documents for tickers.
+        One row per planted pattern, columns as ``planted_patterns`` documents
+        for tickers (the skipped one has none).
+
+    Raises:
+        ValueError: ``skip`` outside 0 .. (patterns found - 1), known once the scan ends.
     """
+    _check_skip_type(skip)  # the range is known once the scan ends
     n_days, n_minutes = paths.returns.shape
     hours_per_day = math.ceil(n_minutes / 60)
     n_hours = n_days * hours_per_day
@@ -282,6 +319,10 @@ def plant_breakouts(
         drift = sign * drift_units * paths.sigma[day]
         found.append((hour, climb, sign, size, drift))
         imbalance += sign
+        if len(found) - 1 == skip:
+            rng.uniform(*BREAKOUT_VOLUME_RANGE)  # the volume boost's draw, as if planted
+            hour += BREAKOUT_MIN_SPACING
+            continue
         lo = first_minute(hour) + 60 - climb
         kept = returns[lo : lo + climb]
         returns[lo : lo + climb] = sign * size / climb + BREAKOUT_NOISE_KEPT * (kept - kept.mean())
@@ -293,7 +334,13 @@ def plant_breakouts(
         hour += BREAKOUT_MIN_SPACING
     materialize(n_days - 1)
 
-    hours, climbs, signs, sizes, drifts = (np.array(column) for column in zip(*found, strict=True))
+    _check_skip(skip, len(found), f"{len(found)} ticker patterns this scan found (time order)")
+    if skip is not None:
+        del found[skip]
+    hours, climbs, signs, sizes, drifts = (
+        np.array([row[column] for row in found], dtype=dtype)
+        for column, dtype in enumerate((np.int64, np.int64, np.int64, np.float64, np.float64))
+    )
     pattern_minute = (hours // hours_per_day) * n_minutes + 60 * (hours % hours_per_day)
     start = pattern_minute + 60 - climbs
     effect = pattern_minute + 60
