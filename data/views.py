@@ -68,7 +68,8 @@ def _planted(loaded: LoadedBars, start: pd.Timestamp, end: pd.Timestamp) -> pd.D
 
     patterns = planted_patterns(loaded.source.removeprefix("demo:"))
     inside = (patterns["start"] >= start) & (patterns["end"] <= end)
-    return patterns.loc[inside].reset_index(drop=True)
+    # "pattern": the row in planted_patterns, what data.edits.WithoutPattern names
+    return patterns.loc[inside].rename_axis("pattern").reset_index()
 
 
 def count_ticker_windows(loaded: LoadedBars, window: int = TICKER_WINDOW_BARS) -> int:

@@ -16,6 +16,7 @@ from pages.ui.navigation import ensure_app_navigation
 from pages.ui.shared import first_hours, pick_model, position_source_changed
 from pages.ui.sources import pick_source
 from pages.ui.splits import show_split_mark
+from pages.ui.what_if_chart import what_if_panel
 from workflows.window import WindowExplanation, explain_window
 
 ensure_app_navigation()  # first: a deep link on a fresh server goes through app.py
@@ -135,12 +136,20 @@ with st.container(key="prediction"):
     show_baseline_calls(loaded, view.bars, call.predicted_up)
     offer_training_on(loaded, choice.loaded, TASK, source=choice.source)
 
+window_id = f"{choice.cache_key} {picked.isoformat()}"
 comparison_panel(
+    loaded, folder, view.bars, result, synthetic=choice.loaded.synthetic, chart="line", window_id=window_id
+)
+up_word, down_word = UP_WORDS[TASK]
+what_if_panel(
     loaded,
     folder,
     view.bars,
+    choice.loaded,
     result,
+    window_id=f"{window_id} {TASK}",
+    planted=view.planted if view.planted is not None else pd.DataFrame(),
+    unit=loaded.task.time_unit,
     synthetic=choice.loaded.synthetic,
-    chart="line",
-    window_id=f"{choice.cache_key} {picked.isoformat()}",
+    call_words=lambda call: f"{up_word if call.predicted_up else down_word} (P(up) {call.probability_up:.0%})",
 )

@@ -16,6 +16,7 @@ from pages.ui.navigation import ensure_app_navigation
 from pages.ui.shared import pick_model, position_source_changed
 from pages.ui.sources import pick_source
 from pages.ui.splits import show_split_mark
+from pages.ui.what_if_chart import what_if_panel
 from workflows.window import WindowExplanation, explain_window
 
 ensure_app_navigation()  # first: a deep link on a fresh server goes through app.py
@@ -172,12 +173,27 @@ gadf = gadf_figure(view.gadf, times=times, title="GADF of the closes", synthetic
 
 INPUT_VIEWS[loaded.spec.image](image_col, gadf, view.candlestick_rgb, loaded.spec.image_size)
 
+window_id = f"{choice.cache_key} {end:%Y-%m-%dT%H:%M}"
 comparison_panel(
+    loaded, folder, view.bars, result, synthetic=choice.loaded.synthetic, chart="candlestick", window_id=window_id
+)
+
+
+def call_words(forecast) -> str:
+    """The forecast and its alert at the page's threshold, in words."""
+    change = forecast.change(corrected)
+    return f"{change:+.2f} %, alert {'fires' if forecast.alert(threshold, corrected) else 'quiet'}"
+
+
+what_if_panel(
     loaded,
     folder,
     view.bars,
+    choice.loaded,
     result,
+    window_id=f"{window_id} {result.direction}",
+    planted=view.planted,
+    unit=loaded.task.time_unit,
     synthetic=choice.loaded.synthetic,
-    chart="candlestick",
-    window_id=f"{choice.cache_key} {end:%Y-%m-%dT%H:%M}",
+    call_words=call_words,
 )

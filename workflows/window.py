@@ -23,6 +23,7 @@ from models.predict import DayCall, Forecast, model_inputs
 from xai.explain import ExplanationSet, GradCamOptions, explain
 from xai.faithfulness import trust_scores
 from xai.methods import ALL_METHODS, METHODS
+from xai.price_space import price_space_curves
 from xai.profiles import signed_profiles, time_profiles
 from xai.sanity import model_randomisation
 
@@ -124,8 +125,12 @@ def sanity_table(loaded: LoadedCheckpoint, *, files: bool = False) -> pd.DataFra
     return model_randomisation(loaded.model, inputs[0], additional_forward_args=extra).as_frame()
 
 
-def window_trust_table(loaded: LoadedCheckpoint, result: WindowExplanation) -> pd.DataFrame:
-    """Deletion / insertion (10 pixel steps, 2 random orders), infidelity and sensitivity of one window's maps.
+def window_trust_table(
+    loaded: LoadedCheckpoint, result: WindowExplanation, bars: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Deletion / insertion (10 pixel steps, 2 random orders), infidelity and sensitivity of one window's maps;
+    with the window's ``(W, 4)`` ``bars``, the same curves in price space beside them
+    (:func:`xai.price_space.price_space_curves`: 10 steps of bars flattened, 2 random orders).
 
     One row per method (display label).
     """
@@ -138,7 +143,12 @@ def window_trust_table(loaded: LoadedCheckpoint, result: WindowExplanation) -> p
         n_random=2,
         sensitivity_samples=4,
     )
-    return pd.DataFrame(
+    price = None
+    if bars is not None:
+        explained = np.asarray(result.explanations.target, dtype=np.int64)[:1]
+        profiles = {key: result.per_time[key][None] for key in scores}
+        price = price_space_curves(loaded, np.asarray(bars, dtype=np.float64)[None], profiles, explained, steps=10)
+    table = pd.DataFrame(
         {
             METHODS[key].label: {
                 "deletion area ↓": float(s.deletion_auc[0]),
@@ -151,3 +161,10 @@ def window_trust_table(loaded: LoadedCheckpoint, result: WindowExplanation) -> p
             for key, s in scores.items()
         }
     ).T
+    if price is not None:
+        labels = [METHODS[key].label for key in scores]
+        table["price-space deletion ↓"] = pd.Series([price.deletion_auc[key][0] for key in scores], index=labels)
+        table["random order, price space"] = float(price.random_deletion_auc[0])
+        table["price-space insertion ↑"] = pd.Series([price.insertion_auc[key][0] for key in scores], index=labels)
+        table["random insertion, price space"] = float(price.random_insertion_auc[0])
+    return table

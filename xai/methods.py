@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from captum.attr import Deconvolution, GuidedBackprop, GuidedGradCam, LayerGradCam, Saliency
+from captum.attr import Deconvolution, FeatureAblation, GuidedBackprop, GuidedGradCam, LayerGradCam, Saliency
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,8 +101,24 @@ METHODS: dict[str, MethodInfo] = {
 }
 ALL_METHODS: tuple[str, ...] = tuple(METHODS)
 
+#: Optional maps computed outside the fused engine, in price space (:mod:`xai.price_space`).
+PRICE_SPACE_METHODS: dict[str, MethodInfo] = {
+    "occlusion": MethodInfo(
+        "occlusion",
+        "Occlusion in time",
+        FeatureAblation,
+        signed=True,
+        how_to_read=(
+            "Occlusion in time: each bar (or minute) removed in price space — replaced by the straight line "
+            "through its neighbours, the chart drawn again — and the change of the model's answer measured. "
+            "Red bars held the answer up; blue ones worked against it. Not a gradient: the model's own "
+            "behaviour when that bar had not happened, one forward pass per bar."
+        ),
+    ),
+}
+
 
 def method_label(key: str) -> str:
-    """The method's display name, or the key for a method outside the registry."""
-    info = METHODS.get(key)
+    """The method's display name, or the key for a method outside the registries."""
+    info = METHODS.get(key) or PRICE_SPACE_METHODS.get(key)
     return info.label if info is not None else str(key)

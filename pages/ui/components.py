@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import urllib.parse
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -20,16 +21,28 @@ from models.baseline_report import baseline_table
 from models.checkpoints import LoadedCheckpoint
 from pages.ui.sources import trained_on_label
 from workflows.notices import map_notices
+from workflows.verdict import WindowTrust, verdicts, window_trust
 from workflows.window import WindowExplanation, sanity_table, window_trust_table
 from xai import ALL_METHODS, METHODS
 from xai.export import attributions_csv, attributions_npz, export_parameters, params_json, per_time_csv
+from xai.methods import PRICE_SPACE_METHODS
 from xai.png import figure_png
+from xai.price_space.paint import paint_profile
 from xai.render import comparison_figure
 from xai.sanity import UNCHANGED_CORRELATION
 from xai.time_figure import time_importance_figure
 from xai.time_projection import NORMALISE_MODES
 
 LABEL_TO_KEY = {METHODS[key].label: key for key in ALL_METHODS}
+VERDICT_TEACHING = (
+    "**How to read a verdict.** A map *follows the model here* when two tests of the model's own behaviour on this "
+    "window agree with it: removing each {unit} in price space (occlusion in time) moves the answer most where the "
+    "map is strongest (rank correlation ρ ≥ 0.3), and flattening the map's top {unit}s first moves the answer faster "
+    "than flattening random ones (price-space deletion). *Partly*: one of the two; *does not*: neither. The sanity "
+    "check asks whether the map changes at all when the model's weights are destroyed — a map that does not cannot "
+    "be about the model. Agreement with the other maps is the weakest evidence: five maps can agree and all be "
+    "wrong."
+)
 MODE_HELP = (
     "signed: red pushed the answer, blue held it back · absolute: how much, either way · "
     "positive / negative: one side only"
@@ -44,6 +57,7 @@ class PanelSettings:
     mode: str
     opacity: float
     teaching: bool
+    occlusion: bool = False
 
 
 def method_keys_from_query() -> list[str]:
@@ -72,11 +86,18 @@ def panel_settings() -> PanelSettings:
     mode = st.sidebar.selectbox("Colour scale", NORMALISE_MODES, index=0, help=MODE_HELP, key="mode")
     opacity = st.sidebar.slider("Heat-map opacity", 0.0, 1.0, 0.6, 0.05, key="opacity")
     teaching = st.sidebar.toggle("Teaching mode: how to read each map", value=False, key="teaching")
+    occlusion = st.sidebar.toggle(
+        "Occlusion in time: a sixth map",
+        value=False,
+        key="occlusion",
+        help="Each bar (minute) removed in price space and the model run again: one forward pass per bar, "
+        "≈ 0.05 s for the shipped ticker model and 0.2 s for the NIFTY model on 2 CPU cores.",
+    )
     st.sidebar.caption(
         "Grad-CAM: ReLU applied (positive evidence only, as in the Grad-CAM paper), upsampled bilinearly; "
         "Guided Grad-CAM uses the same map."
     )
-    return PanelSettings(methods=methods, mode=mode, opacity=opacity, teaching=teaching)
+    return PanelSettings(methods=methods, mode=mode, opacity=opacity, teaching=teaching, occlusion=occlusion)
 
 
 @st.cache_resource(show_spinner="Running the sanity check on this model (once)…", max_entries=4)
@@ -93,12 +114,21 @@ def window_scores(
     direction: int | None,
     _loaded: LoadedCheckpoint,
     _result: WindowExplanation,
+    _bars,
 ) -> pd.DataFrame:
-    """Deletion / insertion, infidelity and sensitivity of one window's maps.
+    """Deletion / insertion (in pixels and in price space), infidelity and sensitivity of one window's maps.
 
     Cached per checkpoint, window, methods and explained direction: the maps these identify.
     """
-    return window_trust_table(_loaded, _result)
+    return window_trust_table(_loaded, _result, _bars)
+
+
+@st.cache_data(show_spinner="Removing each bar in price space…", max_entries=64)
+def window_behaviour(
+    folder: str, window_id: str, direction: int | None, _loaded: LoadedCheckpoint, _result: WindowExplanation, _bars
+) -> WindowTrust:
+    """Occlusion in time and price-space deletion of one window's maps (cached per checkpoint, window, direction)."""
+    return window_trust(_loaded, _bars, _result)
 
 
 def offer_training_on(loaded: LoadedCheckpoint, data: LoadedBars, task: str, *, source: str) -> None:
@@ -188,8 +218,15 @@ def show_comparison(
         st.info("Pick at least one method in the sidebar.")
         return
     maps = {key: result.explanations.maps[key].attribution[0, 0] for key in methods}
+    profiles = {key: result.per_time[key] for key in methods}
+    ohlc = bars[list(OHLC)].to_numpy(dtype=float)
+    if settings.occlusion:
+        behaviour = window_behaviour(folder, window_id, result.direction, loaded, result, ohlc)
+        occluded = behaviour.occlusion.per_time[0]
+        maps["occlusion"] = paint_profile(occluded, result.image_kind, result.image.shape[-1])
+        profiles["occlusion"] = occluded if result.per_time_signed else np.abs(occluded)
     with st.container(key="comparison"):
-        st.subheader("Five explanations, one colour scale")
+        st.subheader(f"{len(maps)} explanations, one colour scale")
         figure = comparison_figure(
             result.image,
             maps,
@@ -203,14 +240,21 @@ def show_comparison(
         st.caption(
             f"Each map scaled to its own robust peak (98 % of its mass), then drawn on one scale. "
             f"Computed in {1000 * seconds:.0f} ms (one forward, three backward passes)."
+            + (
+                f" Occlusion in time: {behaviour.occlusion.windows_scored} edited windows in one batch, "
+                f"{1000 * behaviour.occlusion.seconds:.0f} ms."
+                if settings.occlusion
+                else ""
+            )
         )
         notices = explained_notices(result)
         for key in methods:
             if key in notices:
                 st.warning(f"**{METHODS[key].label}** — {notices[key]}")
         if settings.teaching:
-            for column, key in zip(st.columns(len(methods)), methods, strict=True):
-                column.markdown(f"**{METHODS[key].label}**  \n{METHODS[key].how_to_read}")
+            shown = [METHODS.get(key) or PRICE_SPACE_METHODS[key] for key in maps]
+            for column, info in zip(st.columns(len(shown)), shown, strict=True):
+                column.markdown(f"**{info.label}**  \n{info.how_to_read}")
 
     st.subheader("Which bars or minutes mattered")
     profile_mode = settings.mode if result.per_time_signed else "absolute"
@@ -220,13 +264,11 @@ def show_comparison(
             "pixel (i, j) and (j, i) carry opposite signs)."
         )
     st.plotly_chart(
-        time_importance_figure(
-            bars, {key: result.per_time[key] for key in methods}, mode=profile_mode, chart=chart, synthetic=synthetic
-        ),
+        time_importance_figure(bars, profiles, mode=profile_mode, chart=chart, synthetic=synthetic),
         width="stretch",
         key="time_chart",
     )
-    _trust_section(loaded, folder, result, methods, window_id)
+    _trust_section(loaded, folder, result, methods, window_id, ohlc, settings.teaching)
     _downloads(result, bars, methods, figure, window_id, notices)
 
 
@@ -237,7 +279,13 @@ def explained_notices(result: WindowExplanation) -> dict[str, str]:
 
 
 def _trust_section(
-    loaded: LoadedCheckpoint, folder: str, result: WindowExplanation, methods: list[str], window_id: str
+    loaded: LoadedCheckpoint,
+    folder: str,
+    result: WindowExplanation,
+    methods: list[str],
+    window_id: str,
+    ohlc: np.ndarray,
+    teaching: bool,
 ) -> None:
     st.subheader("How far to trust each map")
     table = cached_sanity_table(folder, loaded)
@@ -259,8 +307,44 @@ def _trust_section(
             "1 = none; sensitivity: how far the map moves when the input barely does. The Evaluate page scores whole "
             "bars and minutes over many windows."
         )
-        scores = window_scores(folder, window_id, tuple(result.explanations.maps), result.direction, loaded, result)
+        scores = window_scores(
+            folder, window_id, tuple(result.explanations.maps), result.direction, loaded, result, ohlc
+        )
         st.dataframe(scores.loc[[METHODS[k].label for k in methods]].round(3))
+        st.caption(
+            "Price space: the same curves with whole bars (minutes) flattened — replaced by the straight line "
+            "through the kept ones, the chart drawn again — instead of pixels blanked. Where the two disagree, "
+            "the pixel curve is scoring pictures no market can draw."
+        )
+    if st.toggle("Verdict per map: does it follow the model's own behaviour here?", key="verdict"):
+        _verdicts(loaded, folder, result, methods, window_id, ohlc, table, teaching)
+
+
+def _verdicts(
+    loaded: LoadedCheckpoint,
+    folder: str,
+    result: WindowExplanation,
+    methods: list[str],
+    window_id: str,
+    ohlc: np.ndarray,
+    sanity: pd.DataFrame,
+    teaching: bool,
+) -> None:
+    behaviour = window_behaviour(folder, window_id, result.direction, loaded, result, ohlc)
+    means = {key: float(sanity.loc[METHODS[key].label, "mean"]) for key in methods}
+    unit = loaded.task.time_unit
+    with st.container(key="verdicts"):
+        for found in verdicts(behaviour, result, means, unit=unit):
+            if found.method in methods:
+                numbers = "  \n".join(f"{label}: {value:.3f}" for label, value in found.numbers.items())
+                st.markdown(found.sentence, help=numbers)
+        st.caption(
+            f"Occlusion in time and a 10-step price-space deletion of every map: "
+            f"{behaviour.occlusion.windows_scored + behaviour.curves.windows_scored} edited windows, "
+            f"{1000 * behaviour.seconds:.0f} ms. Hover on ? for the numbers."
+        )
+        if teaching:
+            st.markdown(VERDICT_TEACHING.format(unit=unit))
 
 
 def _downloads(
