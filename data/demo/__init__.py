@@ -160,11 +160,24 @@ def _simulated(symbol: str) -> tuple[MinutePaths, pd.DatetimeIndex]:
 
 
 def _market(symbol: str, skip: int | None = None) -> _Market:
-    """One symbol's minute bars and patterns, without planted pattern ``skip`` when given (cached)."""
-    return _generated(symbol, None if skip is None else int(skip))
+    """One symbol's minute bars and patterns, without planted pattern ``skip`` when given (cached).
+
+    The full markets and the pattern-less ones are cached apart (a minute frame is ≈ 20 MB): walking
+    through many patterns never evicts the markets every page reads.
+    """
+    return _full_market(symbol) if skip is None else _market_without(symbol, int(skip))
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=len(DEMO_SYMBOLS))
+def _full_market(symbol: str) -> _Market:
+    return _generated(symbol, None)
+
+
+@functools.lru_cache(maxsize=4)
+def _market_without(symbol: str, skip: int) -> _Market:
+    return _generated(symbol, skip)
+
+
 def _generated(symbol: str, skip: int | None) -> _Market:
     """Generate one symbol's minute bars and patterns (cached; never hand these out).
 
@@ -192,7 +205,7 @@ def _aggregated(symbol: str, interval: str, skip: int | None = None) -> pd.DataF
     return _resampled(symbol, interval, None if skip is None else int(skip))
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=2 * len(DEMO_SYMBOLS) + 4)
 def _resampled(symbol: str, interval: str, skip: int | None) -> pd.DataFrame:
     """Resample one (possibly pattern-less) market once per interval (cached; never hand these out)."""
     return resample_bars(_market(symbol, skip).minutes, interval)
@@ -201,7 +214,8 @@ def _resampled(symbol: str, interval: str, skip: int | None) -> pd.DataFrame:
 def clear_cache() -> None:
     """Forget every generated symbol (the next call generates afresh)."""
     _resampled.cache_clear()
-    _generated.cache_clear()
+    _full_market.cache_clear()
+    _market_without.cache_clear()
     _simulated.cache_clear()
 
 
