@@ -20,6 +20,7 @@ from workflows.range_evaluation import (
     evaluate_range,
 )
 from workflows.range_figures import agreement_figure, bands_figure, faithfulness_figure, sanity_figure
+from workflows.reliance import pattern_reliance
 from xai import ALL_METHODS, METHODS, captum_ready, equalise_gadf, explain, gadf_time_importance
 from xai.aggregate import peak_summary
 from xai.localisation import interval_specificity, localisation
@@ -102,25 +103,38 @@ def test_up_and_down_follow_the_models_own_predictions(nifty, evaluated):
         assert result.peaks[key].peak == peak_summary(result.per_time[key]).peak
 
 
-def test_localisation_equals_the_engines_own_scores_on_the_same_samples(nifty, evaluated):
-    _, samples = nifty
+def test_localisation_equals_the_engines_own_scores_on_the_samples_whose_pattern_the_model_relies_on(nifty, evaluated):
+    loaded, samples = nifty
     result, _ = evaluated
     intervals = planted_intervals(samples)[result.indices]
     assert result.localisation is not None
     assert result.localisation_reason == ""
-    np.testing.assert_array_equal(result.localisation.intervals, intervals)
     n_pattern = int((intervals[:, 0] >= 0).sum())
     assert 0 < n_pattern < len(intervals)
-    assert result.localisation.n == n_pattern
+    reliance = result.localisation.reliance
+    np.testing.assert_array_equal(reliance.rows, np.flatnonzero(intervals[:, 0] >= 0))
+    expected = pattern_reliance(loaded, samples, result.indices)
+    np.testing.assert_array_equal(reliance.relied, expected.relied)
+    np.testing.assert_array_equal(reliance.relied, np.abs(reliance.shift) > 0.05)
+    keep = intervals[:, 0] < 0
+    keep[reliance.rows[reliance.relied]] = True
+    assert 0 < reliance.relied.sum() < n_pattern  # some patterns are ignored, so the filter matters here
+    np.testing.assert_array_equal(result.localisation.intervals, intervals[keep])
+    assert result.localisation.n == int(reliance.relied.sum())
     table = result.localisation_table
     for key in ALL_METHODS:
-        direct = localisation(result.per_time[key], intervals)
-        habit = localisation(result.per_time[key], intervals, reference=result.per_time[key][intervals[:, 0] < 0])
-        other = interval_specificity(result.per_time[key], intervals)
+        profile = result.per_time[key][keep]
+        direct = localisation(profile, intervals[keep])
+        habit = localisation(profile, intervals[keep], reference=profile[intervals[keep][:, 0] < 0])
+        other = interval_specificity(profile, intervals[keep])
         np.testing.assert_array_equal(result.localisation.uniform[key].share, direct.share)
         np.testing.assert_array_equal(result.localisation.uniform[key].hit, direct.hit)
         row = table.loc[_label(key)]
-        assert row["samples with a pattern"] == n_pattern
+        assert row["samples with a pattern"] == int(reliance.relied.sum())
+        assert row["relied on (of those with a pattern)"] == f"{int(reliance.relied.sum())} of {n_pattern}"
+        assert row["share, all pattern samples"] == pytest.approx(
+            localisation(result.per_time[key], intervals).mean_share
+        )
         assert row["share"] == pytest.approx(direct.mean_share)
         assert row["chance: flat map"] == pytest.approx(direct.mean_chance_share)
         assert row["hit rate"] == pytest.approx(direct.hit_rate)
@@ -281,8 +295,12 @@ def test_the_regressor_splits_by_the_sign_of_its_predicted_change_and_scores_bre
     assert (result.unit, result.step_labels[0], result.step_labels[-1]) == ("bar", "bar 1", "bar 50 (last)")
     assert result.faithfulness.score == "predicted change explained (down), thousandths of log10"
     intervals = planted_intervals(samples, max_age=0)[result.indices]  # windows that end on the breakout bar
-    np.testing.assert_array_equal(result.localisation.intervals, intervals)
-    assert result.localisation.n == 3
     np.testing.assert_array_equal(intervals[intervals[:, 0] >= 0], [[49, 50]] * 3)
-    direct = localisation(result.per_time["saliency"], intervals)
+    relied = result.localisation.reliance.relied
+    assert len(relied) == 3
+    assert result.localisation.n == int(relied.sum()) > 0
+    keep = intervals[:, 0] < 0
+    keep[result.localisation.reliance.rows[relied]] = True
+    np.testing.assert_array_equal(result.localisation.intervals, intervals[keep])
+    direct = localisation(result.per_time["saliency"][keep], intervals[keep])
     assert result.localisation_table.loc["Vanilla gradient (saliency)", "share"] == pytest.approx(direct.mean_share)

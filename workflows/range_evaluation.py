@@ -43,9 +43,10 @@ from data.checks import check_int
 from models.checkpoints import LoadedCheckpoint
 from models.datasets import SPLIT_NAMES, TaskSamples, load_samples
 from models.tasks import check_direction
-from workflows.planted import localise, sample_times, scored_intervals
+from workflows.planted import sample_times, scored_intervals
 from workflows.range_results import FaithfulnessSummary, LocalisationSummary, RangeEvaluation, SanityCheck
 from workflows.range_tables import faithfulness_table, localisation_table, peak_table, sanity_table
+from workflows.reliance import relied_localisation
 from xai.aggregate import importance_by_prediction, method_agreement, peak_summary
 from xai.explain import explain
 from xai.faithfulness import deletion_insertion
@@ -299,7 +300,7 @@ def evaluate_range(
     sanity = SanityCheck(indices=sanity_at, result=sanity_result)
     meter.report(sanity_work, "Sanity check done; localisation…")
 
-    located, reason = _localisation(samples, chosen, per_time)
+    located, reason = _localisation(loaded, samples, chosen, per_time)
     unit, labels = task.time_unit, task.step_labels(samples, chosen)
     meter.report(1.0, "Done")
     return RangeEvaluation(
@@ -443,9 +444,10 @@ def _faithfulness(
 
 
 def _localisation(
-    samples: TaskSamples, rows: np.ndarray, per_time: dict[str, np.ndarray]
+    loaded: LoadedCheckpoint, samples: TaskSamples, rows: np.ndarray, per_time: dict[str, np.ndarray]
 ) -> tuple[LocalisationSummary | None, str]:
-    """Localisation on the planted patterns, or ``None`` and the reason there is none."""
+    """Localisation on the planted patterns of the samples whose pattern the model relies on
+    (:func:`workflows.reliance.pattern_reliance`), or ``None`` and the reason there is none."""
     ticker = samples.task.is_regression  # a forecast is driven by the breakout at the window's end
     try:
         intervals = scored_intervals(samples)[rows]
@@ -461,4 +463,4 @@ def _localisation(
             f"None of the {len(rows)} samples evaluated {what}, so there is nothing to localise: "
             "widen the date range or raise the number of samples."
         )
-    return localise(per_time, intervals, regression=ticker), ""
+    return relied_localisation(loaded, samples, rows, per_time, intervals)

@@ -4,6 +4,7 @@ dataclasses and the page's tables."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -72,6 +73,9 @@ class LocalisationSummary:
         other_days: method → each map scored on the other samples' intervals
             (:func:`~xai.localisation.interval_specificity`).
         n: samples with a pattern. note: what the interval is.
+        reliance: the model's answer with and without each pattern
+            (:class:`workflows.reliance.Reliance`) when only the samples it relies on were scored, else ``None``.
+        unfiltered: method → the flat-map localisation on every sample with a pattern, relied on or not.
     """
 
     intervals: np.ndarray
@@ -80,6 +84,8 @@ class LocalisationSummary:
     other_days: dict[str, Localisation]
     n: int
     note: str
+    reliance: Any = None
+    unfiltered: dict[str, Localisation] | None = None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

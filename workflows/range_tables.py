@@ -90,10 +90,17 @@ def localisation_table(summary: LocalisationSummary | None) -> pd.DataFrame:
     for key, flat in summary.uniform.items():
         habit = summary.habit[key] if summary.habit is not None else None
         other = summary.other_days[key]
+        relied = summary.reliance
         rows.append(
             {
                 "method": method_label(key),
                 "samples with a pattern": flat.n,
+                "relied on (of those with a pattern)": (
+                    f"{int(relied.relied.sum())} of {len(relied.rows)}" if relied is not None else "—"
+                ),
+                "share, all pattern samples": (
+                    summary.unfiltered[key].mean_share if summary.unfiltered is not None else np.nan
+                ),
                 "share": flat.mean_share,
                 "chance: flat map": flat.mean_chance_share,
                 "share − flat (95 %)": _band_text(flat.excess_band()),
