@@ -82,8 +82,8 @@ def test_an_edit_that_changes_no_close_changes_nothing_a_gadf_model_reads(nifty)
     assert not found.changed[:10].any()
     assert not found.changed[21:].any()
     assert not found.inputs_changed
-    for before, after in zip(model_inputs(nifty, bars.to_numpy()), model_inputs(nifty, found.bars.to_numpy())):
-        assert torch.equal(before, after)
+    before, after = model_inputs(nifty, bars.to_numpy()), model_inputs(nifty, found.bars.to_numpy())
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
     assert found.result.prediction.probability_up == pytest.approx(original.prediction.probability_up, abs=1e-6)
     assert not found.call_flipped
 
