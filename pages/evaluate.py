@@ -187,7 +187,12 @@ def show_results(result: RangeEvaluation) -> None:
     st.markdown("#### Deletion and insertion against random orders")
     st.plotly_chart(faithfulness_figure(result), key="faithfulness_chart")
     st.dataframe(result.faithfulness_table)
-    st.caption(f"Score: {result.faithfulness.score}{synthetic_note}")
+    st.caption(
+        f"Score: {result.faithfulness.score}. Pixel curves blank pixels most important first; price-space curves "
+        "flatten whole bars (minutes) — the straight line through the kept ones, the chart drawn again — ranked "
+        "by each map's time profile. Where the two disagree, the pixel curve scored pictures no market can draw"
+        f"{synthetic_note}"
+    )
 
     st.markdown("#### Agreement between methods")
     st.plotly_chart(agreement_figure(result), key="agreement_chart")
@@ -196,9 +201,13 @@ def show_results(result: RangeEvaluation) -> None:
     if result.localisation is None:
         st.info(result.localisation_reason)
     else:
+        if result.localisation.reliance is not None:
+            st.markdown(f"Scored only where {result.localisation.reliance.sentence}.")
         st.dataframe(result.localisation_table)
         st.caption(
-            f"Interval: {result.localisation.note}. Chances — flat map: interval length / window; habit: the "
+            f"Interval: {result.localisation.note}. A map that points at a pattern the model ignores is not "
+            "credited: the model is asked about each window regenerated without its pattern first. "
+            "Chances — flat map: interval length / window; habit: the "
             f"samples without a pattern scored on the same intervals; other days: each map on the other "
             f"samples' intervals — empty when every pattern sits at the same steps (the ticker's breakout bar "
             f"is always the window's last: that chance would equal the share whatever the map){synthetic_note}"

@@ -17,6 +17,7 @@ from models.registry import load_shipped
 from tests.conftest import REPO_ROOT
 from workflows.planted import planted_intervals, sample_times
 from workflows.range_evaluation import available_range
+from workflows.reliance import pattern_reliance
 from xai import METHODS, captum_ready, equalise_gadf, explain, gadf_time_importance
 from xai.aggregate import peak_summary
 from xai.localisation import localisation
@@ -58,10 +59,15 @@ def engine():
     maps = explain(loaded.model, images, methods=list(KEYS), additional_forward_args=closes).maps
     with torch.no_grad():
         predicted_up = loaded.model(images, closes).argmax(dim=1).numpy() == 1
+    reliance = pattern_reliance(loaded, samples, rows)
+    relied = np.ones(len(rows), dtype=bool)
+    relied[reliance.rows] = reliance.relied  # samples without a pattern stay (the habit's reference)
     return {
         "span": available_range(samples),
         "predicted_up": predicted_up,
         "intervals": planted_intervals(samples)[rows],
+        "relied": relied,
+        "relied_sentence": f"{int(reliance.relied.sum())} of {len(reliance.rows)}",
         "per_time": {key: equalise_gadf(gadf_time_importance(np.abs(maps[key].attribution), 60)) for key in KEYS},
     }
 
@@ -110,9 +116,12 @@ def test_run_shows_every_view_with_the_engines_numbers(ran, engine):
         assert tables["peak"].loc[label, "middle-third share"] == pytest.approx(summary.middle_share, rel=1e-6)
         peak = dt.datetime(2024, 12, 12, 9, 15) + dt.timedelta(minutes=summary.peak)  # the first hour starts 09:15
         assert tables["peak"].loc[label, "peak"] == f"{peak:%H:%M}"
-        direct = localisation(profile, intervals)
+        relied = engine["relied"]
+        direct = localisation(profile[relied], intervals[relied])
         row = tables["localisation"].loc[label]
         assert row["samples with a pattern"] == direct.n
+        assert row["relied on (of those with a pattern)"] == engine["relied_sentence"]
+        assert row["share, all pattern samples"] == pytest.approx(localisation(profile, intervals).mean_share)
         assert row["share"] == pytest.approx(direct.mean_share, rel=1e-6)
         assert row["hit rate"] == pytest.approx(direct.hit_rate)
         assert row["chance: flat map"] == pytest.approx(direct.mean_chance_share)

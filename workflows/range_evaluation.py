@@ -51,6 +51,7 @@ from xai.aggregate import importance_by_prediction, method_agreement, peak_summa
 from xai.explain import explain
 from xai.faithfulness import deletion_insertion
 from xai.methods import ALL_METHODS, METHODS
+from xai.price_space import price_space_curves
 from xai.profiles import time_profiles
 from xai.sanity import model_randomisation
 
@@ -280,6 +281,7 @@ def evaluate_range(
         chosen[faith_at],
         faith_at,
         kept,
+        {key: profile[faith_at] for key, profile in per_time.items()},
         predicted_up[faith_at],
         direction,
         steps,
@@ -387,6 +389,7 @@ def _faithfulness(
     rows: np.ndarray,
     positions: np.ndarray,
     maps: dict[str, np.ndarray],
+    profiles: dict[str, np.ndarray],
     predicted_up: np.ndarray,
     direction: int,
     steps: int,
@@ -394,8 +397,10 @@ def _faithfulness(
     seed: int,
     meter: _Meter,
 ) -> FaithfulnessSummary:
-    """Deletion/insertion per method on ``rows``, and the same for ``n_random`` random orders per sample."""
+    """Deletion/insertion per method on ``rows``, and the same for ``n_random`` random orders per sample;
+    beside them the same curves in price space (whole bars or minutes flattened, ranked by ``profiles``)."""
     regressor = loaded.task.is_regression
+    n_steps = samples.ohlc.shape[1]
     inputs, _ = samples.batch(rows)
     image = inputs[0]
     extra = inputs[1] if len(inputs) > 1 else None
@@ -426,6 +431,10 @@ def _faithfulness(
     meter.report(0.0, "Deletion and insertion: random orders…")
     curves = deletion_insertion(loaded.model, image.repeat(n_random, 1, 1, 1), random_maps, **repeated)
     meter.report(2.0 * (steps - 1) * n_rows * n_random, "Deletion and insertion: random orders done")
+    explained = np.full(n_rows, direction) if regressor else predicted_up.astype(np.int64)
+    price = price_space_curves(
+        loaded, samples.ohlc[rows], profiles, explained, steps=min(steps, n_steps), n_random=n_random, seed=seed
+    )
     return FaithfulnessSummary(
         indices=positions.astype(np.int64),
         fractions=np.asarray(fractions),
@@ -440,6 +449,7 @@ def _faithfulness(
         n_random=n_random,
         steps=steps,
         score=loaded.task.score_words(direction),
+        price_space=price,
     )
 
 

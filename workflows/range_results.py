@@ -31,6 +31,9 @@ class FaithfulnessSummary:
         random_deletion_auc: ``(n,) float64`` each sample's mean random area. random_insertion_auc: likewise.
         n_random: random orders per sample. steps: pixel chunks (``K``).
         score: what the curves measure (the target class's probability, or the signed predicted change).
+        price_space: the same samples' curves in price space
+            (:class:`xai.price_space.PriceSpaceCurves`: whole bars or minutes flattened, ``K`` steps, the
+            maps' absolute time profiles ranked), or ``None``.
     """
 
     indices: np.ndarray
@@ -46,6 +49,7 @@ class FaithfulnessSummary:
     n_random: int
     steps: int
     score: str
+    price_space: Any = None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -64,16 +64,24 @@ def faithfulness_table(summary: FaithfulnessSummary) -> pd.DataFrame:
             for name, ok in (("deletion", deletion < random_deletion), ("insertion", insertion > random_insertion))
             if ok
         ]
-        rows.append(
-            {
-                "method": method_label(key),
-                "deletion AUC ↓": deletion,
-                "random deletion": random_deletion,
-                "insertion AUC ↑": insertion,
-                "random insertion": random_insertion,
-                "better than random": " and ".join(better) if better else "neither",
-            }
-        )
+        row = {
+            "method": method_label(key),
+            "deletion AUC ↓": deletion,
+            "random deletion": random_deletion,
+            "insertion AUC ↑": insertion,
+            "random insertion": random_insertion,
+            "better than random": " and ".join(better) if better else "neither",
+        }
+        price = summary.price_space
+        if price is not None:
+            price_deletion = float(price.deletion_auc[key].mean())
+            row["price-space deletion ↓"] = price_deletion
+            row["random, price space"] = float(price.random_deletion_auc.mean())
+            row["price-space insertion ↑"] = float(price.insertion_auc[key].mean())
+            row["random insertion, price space"] = float(price.random_insertion_auc.mean())
+            beats = price_deletion < row["random, price space"]
+            row["pixels and price space agree"] = "yes" if beats == (deletion < random_deletion) else "no"
+        rows.append(row)
     return pd.DataFrame(rows).set_index("method")
 
 
