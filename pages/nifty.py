@@ -151,5 +151,5 @@ what_if_panel(
     planted=view.planted if view.planted is not None else pd.DataFrame(),
     unit=loaded.task.time_unit,
     synthetic=choice.loaded.synthetic,
-    call_words=lambda call: f"{up_word if call.predicted_up else down_word} (P(up) {call.probability_up:.0%})",
+    describe=lambda call: (f"P(up) {call.probability_up:.0%}", up_word if call.predicted_up else down_word),
 )

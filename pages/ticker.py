@@ -179,10 +179,11 @@ comparison_panel(
 )
 
 
-def call_words(forecast) -> str:
-    """The forecast and its alert at the page's threshold, in words."""
+def describe(forecast) -> tuple[str, str]:
+    """The forecast move, and its call with the alert at the page's threshold, in words."""
     change = forecast.change(corrected)
-    return f"{change:+.2f} %, alert {'fires' if forecast.alert(threshold, corrected) else 'quiet'}"
+    fires = "fires" if forecast.alert(threshold, corrected) else "quiet"
+    return f"{change:+.2f} %", f"{'up' if change > 0 else 'down'}, alert {fires}"
 
 
 what_if_panel(
@@ -195,5 +196,5 @@ what_if_panel(
     planted=view.planted,
     unit=loaded.task.time_unit,
     synthetic=choice.loaded.synthetic,
-    call_words=call_words,
+    describe=describe,
 )

@@ -24,9 +24,10 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, Playwright
+from playwright.sync_api import Browser, Locator, Page, Playwright, expect
 
 from data.settings import CACHE_ENV_VAR
+from xai import ALL_METHODS, METHODS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -232,3 +233,47 @@ def open_app(page: Page, url: str, timeout_s: float = 180.0) -> None:
     """Load ``url`` and wait for its first script run to finish."""
     page.goto(url)
     wait_idle(page, 0, timeout_s)
+
+
+# --- what a user sees ------------------------------------------------------------------------------
+
+#: The comparison chart's subplot titles, one per method.
+MAP_TITLES = [METHODS[key].label for key in ALL_METHODS]
+
+
+def expect_clean(page: Page) -> None:
+    """No exception, no error box, no "Page not found" dialog."""
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+    expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+    expect(page.get_by_role("dialog", name="Page not found")).to_have_count(0)
+
+
+def metric_value(page: Page, label: str) -> Locator:
+    """The value of the metric whose label starts with ``label``."""
+    metric = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text(label))
+    return metric.get_by_test_id("stMetricValue")
+
+
+def map_images(page: Page) -> list[str]:
+    """The images (data URLs) plotly drew in the comparison chart: the model input and the five maps."""
+    chart = page.locator(".st-key-comparison .js-plotly-plot")
+    return chart.locator("image").evaluate_all("nodes => nodes.map(node => node.getAttribute('href'))")
+
+
+def expect_explanation(page: Page, n_metrics: int = 4) -> None:
+    """The prediction with its metrics, and the comparison chart with all five maps drawn."""
+    prediction = page.locator(".st-key-prediction")
+    expect(prediction).to_be_visible()
+    expect(prediction.get_by_test_id("stMetric")).to_have_count(n_metrics)
+    chart = page.locator(".st-key-comparison .js-plotly-plot")
+    expect(chart).to_be_visible()
+    for title in MAP_TITLES:
+        expect(chart.get_by_text(title, exact=True)).to_be_visible()
+    images = map_images(page)
+    assert len(images) >= len(MAP_TITLES), f"{len(images)} images drawn in the comparison, expected a map per method"
+    assert all(href and href.startswith("data:image/") for href in images)
+    expect_clean(page)
+
+
+def screenshot(page: Page, artifacts: Path, name: str) -> None:
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)

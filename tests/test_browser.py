@@ -26,21 +26,26 @@ from bench.session_client import RunResult, StreamlitSession
 from data.demo import DEMO_INDEX, demo_bars
 from pages.ui.navigation import APP_PAGES
 from tests.browser import (
+    MAP_TITLES,
     REPO_ROOT,
     RUN_COUNTER,
     ChromiumMissingError,
     ServerError,
     StreamlitServer,
+    expect_clean,
+    expect_explanation,
     launch_chromium,
+    map_images,
+    metric_value,
     new_page,
     open_app,
     rerun_after,
+    screenshot,
 )
-from xai import ALL_METHODS, METHODS
+from xai import METHODS
 
 pytestmark = pytest.mark.browser
 
-MAP_TITLES = [METHODS[key].label for key in ALL_METHODS]
 #: Pages every release has (url path → navigation title); app.py may list more, and they are opened too.
 REQUIRED_PAGES = {"": "Home", "ticker": "Ticker", "nifty": "NIFTY day", "what-if": "What if", "data": "Data"}
 
@@ -134,44 +139,6 @@ def page(chromium: Browser) -> Iterator[Page]:
 
 
 # --- checks --------------------------------------------------------------------------------------
-
-
-def expect_clean(page: Page) -> None:
-    """No exception, no error box, no "Page not found" dialog."""
-    expect(page.get_by_test_id("stException")).to_have_count(0)
-    expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
-    expect(page.get_by_role("dialog", name="Page not found")).to_have_count(0)
-
-
-def metric_value(page: Page, label: str) -> Locator:
-    """The value of the metric whose label starts with ``label``."""
-    metric = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text(label))
-    return metric.get_by_test_id("stMetricValue")
-
-
-def map_images(page: Page) -> list[str]:
-    """The images (data URLs) plotly drew in the comparison chart: the model input and the five maps."""
-    chart = page.locator(".st-key-comparison .js-plotly-plot")
-    return chart.locator("image").evaluate_all("nodes => nodes.map(node => node.getAttribute('href'))")
-
-
-def expect_explanation(page: Page, n_metrics: int = 4) -> None:
-    """The prediction with its metrics, and the comparison chart with all five maps drawn."""
-    prediction = page.locator(".st-key-prediction")
-    expect(prediction).to_be_visible()
-    expect(prediction.get_by_test_id("stMetric")).to_have_count(n_metrics)
-    chart = page.locator(".st-key-comparison .js-plotly-plot")
-    expect(chart).to_be_visible()
-    for title in MAP_TITLES:
-        expect(chart.get_by_text(title, exact=True)).to_be_visible()
-    images = map_images(page)
-    assert len(images) >= len(MAP_TITLES), f"{len(images)} images drawn in the comparison, expected a map per method"
-    assert all(href and href.startswith("data:image/") for href in images)
-    expect_clean(page)
-
-
-def screenshot(page: Page, artifacts: Path, name: str) -> None:
-    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
 
 
 # --- tests ---------------------------------------------------------------------------------------
@@ -497,3 +464,35 @@ def test_the_comparison_controls_rerun_only_the_comparison_fragment_on_nifty(app
     assert map_images(page) != maps  # purple now: the maps were redrawn
     assert page.locator(".st-key-prediction").inner_text() == prediction
     assert re.search(r"day=([\d-]+)", page.url).group(1) == day
+
+
+def test_a_chart_edit_shows_the_new_call_and_maps_and_stays_in_the_link(app_url: str, page: Page, artifacts: Path):
+    """The What-if-the-chart panel, from a link: the edited forecast beside the original, the edited window and
+    its five maps; another edit reruns the panel alone (the prediction above it is not redrawn) and goes to the
+    link."""
+    open_app(page, f"{app_url}/ticker?edit=remove:46-50")
+    expect_explanation(page)
+    panel = page.locator(".st-key-what_if")
+    expect(panel).to_be_visible()
+    expect(panel.get_by_test_id("stMetric")).to_have_count(3)
+    expect(metric_value(page, "Call")).to_have_text(re.compile(r"^(flips|holds)$"))
+    edited = metric_value(page, "Edited")
+    expect(edited).to_have_text(re.compile(r"^[+-]\d+\.\d\d %$"))
+    charts = panel.locator(".js-plotly-plot")
+    expect(charts).to_have_count(2)  # the edited window over the original, and its five maps
+    for title in MAP_TITLES:
+        expect(charts.nth(1).get_by_text(title, exact=True)).to_be_visible()
+    removed = edited.inner_text()
+    prediction = page.locator(".st-key-prediction").inner_text()
+    screenshot(page, artifacts, "ticker-edit-removed")
+
+    kind = panel.get_by_role("combobox", name="Edit")
+    kind.click()
+    kind.press("ArrowDown")  # the click focuses the box; the list opens on a key (Chromium, here)
+    with rerun_after(page):
+        page.get_by_role("option", name="Invert its move (later bars shifted)").click()
+    expect(page).to_have_url(re.compile(r"edit=invert%3A46-50"))
+    expect(edited).not_to_have_text(removed)
+    assert page.locator(".st-key-prediction").inner_text() == prediction
+    expect_clean(page)
+    screenshot(page, artifacts, "ticker-edit-inverted")

@@ -130,12 +130,12 @@ def what_if_panel(
     planted: pd.DataFrame,
     unit: str,
     synthetic: bool,
-    call_words: Callable[[Any], str],
+    describe: Callable[[Any], tuple[str, str]],
 ) -> None:
     """Edit the window in price space and see the new image, prediction and maps beside the original.
 
-    ``call_words`` says a prediction's call in words (the up/down call, and the alert on the Ticker
-    page): a change of words is a flip.
+    ``describe`` says a prediction in words: its answer (``"+0.12 %"``, ``"P(up) 71 %"``) and its call
+    (the up / down call, and the alert on the Ticker page); a change of call is a flip.
     """
     st.subheader("What if the chart were different")
     _start_from_link(len(window), _patterns(planted))
@@ -143,6 +143,22 @@ def what_if_panel(
         if "edit" in st.query_params:
             del st.query_params["edit"]
         return
+    with st.container(key="what_if"):
+        _edit_and_show(loaded, folder, window, source, original, window_id, planted, unit, synthetic, describe)
+
+
+def _edit_and_show(
+    loaded: LoadedCheckpoint,
+    folder: str,
+    window: pd.DataFrame,
+    source: LoadedBars,
+    original: WindowExplanation,
+    window_id: str,
+    planted: pd.DataFrame,
+    unit: str,
+    synthetic: bool,
+    describe: Callable[[Any], tuple[str, str]],
+) -> None:
     try:
         edit = _chosen_edit(len(window), unit, planted)
         explained = int(original.explanations.target[0])
@@ -158,14 +174,13 @@ def what_if_panel(
             "This edit changes nothing this model reads (a GADF model reads only the closes): its answer and "
             "maps are the original's. Pick a range whose closes change."
         )
-    before, after = call_words(original.prediction), call_words(result.result.prediction)
+    (answer_before, before), (answer_after, after) = describe(original.prediction), describe(result.result.prediction)
+    flips = before != after
     columns = st.columns(3)
-    columns[0].metric("Original", before)
-    columns[1].metric("Edited", after, f"{result.answer_shift(original, loaded):+.3f}", delta_color="off")
-    columns[2].metric("Call", "flips" if result.call_flipped else "holds")
-    (st.warning if result.call_flipped else st.success)(
-        f"The model's call {'flips' if result.call_flipped else 'holds'}: {before} → {after}."
-    )
+    columns[0].metric("Original", answer_before, before, delta_color="off")
+    columns[1].metric("Edited", answer_after, after, delta_color="off")
+    columns[2].metric("Call", "flips" if flips else "holds", f"{result.answer_shift(original, loaded):+.3f}")
+    (st.warning if flips else st.success)(f"The model's call {'flips' if flips else 'holds'}: {before} → {after}.")
     st.plotly_chart(edit_figure(window, result.bars, result.changed, synthetic=synthetic), width="stretch")
     image_columns = st.columns(2)
     _input_image(image_columns[0], original, "The model's input: original", synthetic)
