@@ -44,6 +44,7 @@ from data.settings import OHLC
 __all__ = [
     "EDIT_KINDS",
     "EditError",
+    "EditKind",
     "Interpolate",
     "PriceEdit",
     "RangeEdit",
@@ -306,12 +307,23 @@ def scale_move(first: int, last: int, factor: float) -> Scale:
     return Scale(first, last, factor)
 
 
-#: Edit kind → how the page builds it from a range and a factor (the factor matters to "scale" only).
-EDIT_KINDS: dict[str, Any] = {
-    "flatten": lambda first, last, factor: flatten_range(first, last),
-    "remove": lambda first, last, factor: remove_move(first, last),
-    "invert": lambda first, last, factor: invert_move(first, last),
-    "scale": scale_move,
+@dataclasses.dataclass(frozen=True)
+class EditKind:
+    """One kind of range edit as the page offers it: how it is built from a range (and a factor)."""
+
+    build: Any
+    takes_factor: bool = False
+
+    def __call__(self, first: int, last: int, factor: float = 1.0) -> RangeEdit:
+        return self.build(first, last, factor) if self.takes_factor else self.build(first, last)
+
+
+#: Edit name → how the page builds it from a range (and, for "scale", a factor).
+EDIT_KINDS: dict[str, EditKind] = {
+    "flatten": EditKind(flatten_range),
+    "remove": EditKind(remove_move),
+    "invert": EditKind(invert_move),
+    "scale": EditKind(scale_move, takes_factor=True),
 }
 
 
@@ -326,7 +338,7 @@ def edit_from_text(text: str) -> PriceEdit:
     kind = parts[0].lower()
     if kind == WithoutPattern.kind and len(parts) == 2 and parts[1].isdigit():
         return WithoutPattern(int(parts[1]))
-    if kind not in EDIT_KINDS or len(parts) not in (2, 3) or (len(parts) == 3) != (kind == "scale"):
+    if kind not in EDIT_KINDS or len(parts) != 2 + EDIT_KINDS[kind].takes_factor:
         raise EditError(f"the edit {text!r} is not {form}")
     try:
         first_text, last_text = parts[1].split("-")

@@ -172,3 +172,21 @@ def test_the_nifty_page_offers_the_day_without_its_planted_pattern():
     without = demo_bars_without(DEMO_INDEX, k, "1m").bars.loc[stamps, list(OHLC)].to_numpy()
     expected = predict_window(load_shipped("nifty"), without).probability_up
     assert metrics(app)["Edited"][0] == f"P(up) {expected:.0%}"
+
+
+def test_occlusion_and_integrated_gradients_join_the_comparison_and_the_verdict_gives_one_sentence_a_map():
+    app = open_page("pages/nifty.py", TIMEOUT_S)
+    assert any(s.value == "5 explanations, one colour scale" for s in app.subheader)
+    app.toggle(key="occlusion").set_value(True).run()
+    app.toggle(key="integrated").set_value(True).run()
+    no_errors(app)
+    assert any(s.value == "7 explanations, one colour scale" for s in app.subheader)
+    assert any("Occlusion in time: 60 edited windows in one batch" in c.value for c in app.caption)
+    app.toggle(key="verdict").set_value(True).run()
+    no_errors(app)
+    sentences = [m.value for m in app.markdown if " the model here: " in m.value]
+    assert len(sentences) == 5
+    assert all(s.split("**")[2].startswith((" follows", " partly follows", " does not follow")) for s in sentences)
+    assert all("the minutes" in s and "sanity check" in s and "of the 4 other maps" in s for s in sentences)
+    app.toggle(key="teaching").set_value(True).run()
+    assert any(m.value.startswith("**How to read a verdict.**") for m in app.markdown)

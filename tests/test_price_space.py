@@ -16,6 +16,7 @@ from models.registry import load_shipped
 from workflows.verdict import verdicts, window_trust
 from workflows.window import WindowExplanation
 from xai.price_space import edited_inputs, occlusion_in_time, price_space_curves, window_scores
+from xai.price_space.integrated import flat_integrated_gradients
 from xai.price_space.paint import paint_profile
 
 READ_BAR = 37  # the one bar the fake models read
@@ -175,3 +176,18 @@ def test_a_profile_painted_on_a_gadf_is_symmetric_and_peaks_on_the_minutes_own_p
     assert painted[10, 10] == 1.0
     assert painted[10, 0] == 0.5
     assert painted[0, 0] == 0.0
+
+
+def test_integrated_gradients_from_the_flat_chart_stay_on_the_read_bar_and_add_up_to_the_change(one_bar):
+    window = spiky_window()
+    found = flat_integrated_gradients(one_bar, window[None], np.array([1]), n_steps=64)
+    start, stop = bar_columns(50, one_bar.spec.image_size)[READ_BAR]
+    outside = np.delete(found.maps[0], np.s_[start:stop], axis=1)
+    assert np.array_equal(outside, np.zeros_like(outside))  # the model reads no other pixel
+    image, closes = edited_inputs(one_bar, window[None])
+    flat = edited_inputs(one_bar, np.full((1, 50, 4), window[0, 0]))[0]
+    with torch.no_grad():
+        change = float(one_bar.model(image, closes)[0, 1] - one_bar.model(flat, closes)[0, 1])
+    assert change > 0
+    assert found.maps[0].sum() == pytest.approx(change, rel=1e-3)  # completeness
+    assert abs(found.delta[0]) < 1e-3 * change

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 
-from captum.attr import Deconvolution, FeatureAblation, GuidedBackprop, GuidedGradCam, LayerGradCam, Saliency
+from captum.attr import (
+    Deconvolution,
+    FeatureAblation,
+    GuidedBackprop,
+    GuidedGradCam,
+    IntegratedGradients,
+    LayerGradCam,
+    Saliency,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +121,17 @@ PRICE_SPACE_METHODS: dict[str, MethodInfo] = {
             "through its neighbours, the chart drawn again — and the change of the model's answer measured. "
             "Red bars held the answer up; blue ones worked against it. Not a gradient: the model's own "
             "behaviour when that bar had not happened, one forward pass per bar."
+        ),
+    ),
+    "integrated_flat": MethodInfo(
+        "integrated_flat",
+        "Integrated Gradients (flat chart)",
+        IntegratedGradients,
+        signed=True,
+        how_to_read=(
+            "Integrated Gradients from a flat chart: gradients averaged along the way from the chart of the same "
+            "window with every bar removed (flat at its first open) to the real one. The map adds up to how far "
+            "the answer moved between the two charts, so its pixels share out that change; 32 passes a window."
         ),
     ),
 }

@@ -76,7 +76,7 @@ def _start_from_link(n_steps: int, patterns: list[int]) -> None:
     st.session_state["edit_range"] = (edit.first + 1, min(edit.last + 1, n_steps))
     if edit.last + 1 > n_steps:
         st.warning(f"The link's range ends at {edit.last + 1}, after this window's {n_steps}; it was shortened.")
-    if edit.name == "scale":
+    if EDIT_KINDS[edit.name].takes_factor:
         st.session_state["edit_factor"] = float(edit.factor)
 
 
@@ -105,17 +105,26 @@ def _chosen_edit(n_steps: int, unit: str, planted: pd.DataFrame) -> PriceEdit:
         return WithoutPattern(int(pattern))
     first, last = st.slider(f"{unit.capitalize()}s to edit (1 = the oldest)", 1, n_steps, key="edit_range")
     factor = 1.0
-    if kind == "scale":
+    if EDIT_KINDS[kind].takes_factor:
         st.session_state.setdefault("edit_factor", 2.0)
         factor = st.number_input("Factor (2: twice the move; 0.5: half)", -10.0, 10.0, step=0.25, key="edit_factor")
     return EDIT_KINDS[kind](first - 1, last - 1, factor)
 
 
+def _gadf_input(column: Any, image: Any, caption: str, synthetic: bool) -> None:
+    column.plotly_chart(gadf_figure(image, title=caption, synthetic=synthetic), width="stretch")
+
+
+def _candlestick_input(column: Any, image: Any, caption: str, synthetic: bool) -> None:
+    column.image(to_rgb(image[None, None])[0], caption=caption, width="stretch")
+
+
+#: The model's image kind → how its input is drawn.
+INPUT_DRAWINGS = {"gadf": _gadf_input, "candlestick": _candlestick_input}
+
+
 def _input_image(column: Any, result: WindowExplanation, caption: str, synthetic: bool) -> None:
-    if result.image_kind == "gadf":
-        column.plotly_chart(gadf_figure(result.image, title=caption, synthetic=synthetic), width="stretch")
-    else:
-        column.image(to_rgb(result.image[None, None])[0], caption=caption, width="stretch")
+    INPUT_DRAWINGS[result.image_kind](column, result.image, caption, synthetic)
 
 
 @st.fragment
