@@ -7,7 +7,8 @@ GADFs), in one run:
    the five maps themselves (:func:`xai.explain`): occlusion in time (every bar or minute removed
    in price space, one batch), a 10-step price-space deletion/insertion curve for all five methods
    with 2 random orders (one batch), the same curves in pixels (:func:`xai.faithfulness.deletion_insertion`),
-   and the counterfactual panel's work for one edit (:func:`workflows.counterfactual.counterfactual`).
+   Integrated Gradients from the flat chart (32 steps), and the counterfactual panel's work for one
+   edit (:func:`workflows.counterfactual.counterfactual`).
    Goal: occlusion and the price-space curves each under 1 s.
 2. **Pixel vs price-space deletion** on ``--windows`` evenly spaced test windows of each model's
    demo source: per method, the mean deletion gain over random orders (random area − the map's;
@@ -27,6 +28,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -44,6 +46,7 @@ from xai import ALL_METHODS, captum_ready, explain
 from xai.faithfulness import deletion_insertion
 from xai.methods import method_label
 from xai.price_space import occlusion_in_time, price_space_curves
+from xai.price_space.integrated import flat_integrated_gradients
 from xai.profiles import time_profiles
 
 STEPS, RANDOM_ORDERS = 10, 2
@@ -106,6 +109,9 @@ def timings(task: str, repeats: int) -> dict[str, float]:
         "pixel_curves_five": _median_seconds(
             lambda: _pixel_curves(loaded, samples, np.array([row]), explained), repeats
         ),
+        "integrated_gradients_flat": _median_seconds(
+            lambda: flat_integrated_gradients(loaded, bars[None], explained), repeats
+        ),
         "counterfactual_edit": _median_seconds(
             lambda: counterfactual(loaded, window, samples.loaded, flatten_range(width - 6, width - 2), result),
             repeats,
@@ -115,6 +121,27 @@ def timings(task: str, repeats: int) -> dict[str, float]:
     for name, seconds in figures.items():
         print(f"  {name:26s} {seconds:8.3f}  × {seconds / figures['explain_five']:.1f}")
     return figures
+
+
+def panel_reruns(task: str, repeats: int) -> float:
+    """Median seconds of a page rerun after a new edit range (AppTest: the whole script, cached parts
+    reused; the browser reruns the fragment alone, so this is an upper bound)."""
+    from streamlit.testing.v1 import AppTest
+
+    page = {"ticker": "pages/ticker.py", "nifty": "pages/nifty.py"}[task]
+    app = AppTest.from_file(str(Path(__file__).resolve().parents[1] / page), default_timeout=300)
+    app.query_params["edit"] = "flatten:41-45"
+    app.run()
+    times = []
+    for first in range(10, 10 + repeats):
+        began = time.perf_counter()
+        app.slider(key="edit_range").set_value((first, first + 4)).run()
+        times.append(time.perf_counter() - began)
+        if app.exception or app.error:
+            raise RuntimeError(f"the {task} page failed after an edit: {app.exception or app.error}")
+    seconds = statistics.median(times)
+    print(f"  {'panel rerun (AppTest)':26s} {seconds:8.3f}")
+    return seconds
 
 
 def _interval(values: np.ndarray) -> tuple[float, float, float]:
@@ -213,6 +240,7 @@ def main() -> None:
     figures: dict[str, object] = {"timings": {}, "pixel_vs_price": {}, "localisation": {}}
     for task in MODELS:
         figures["timings"][task] = timings(task, args.repeats)
+        figures["timings"][task]["panel_rerun"] = panel_reruns(task, args.repeats)
     for task in MODELS:
         figures["pixel_vs_price"][task] = pixel_vs_price(task, args.windows)
     if not args.no_localisation:

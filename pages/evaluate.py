@@ -145,7 +145,11 @@ def show_dataset(view: DatasetView) -> None:
         st.info(view.localisation_reason)
     else:
         st.dataframe(view.localisation_table)
-        st.caption(f"Interval: {view.localisation.note}; over {view.paired_note}{synthetic_note}")
+        st.caption(
+            f"Interval: {view.localisation.note}; over {view.paired_note}. Every pattern window is scored here: "
+            "a batch dataset is not filtered by whether the model relies on the pattern (the date-range tab is)"
+            f"{synthetic_note}"
+        )
 
 
 def show_results(result: RangeEvaluation) -> None:
