@@ -16,7 +16,7 @@ from pages.ui.navigation import ensure_app_navigation
 from pages.ui.shared import first_hours, pick_model, position_source_changed
 from pages.ui.sources import pick_source
 from pages.ui.splits import show_split_mark
-from pages.ui.what_if_chart import what_if_panel
+from pages.ui.what_if_chart import ChartWindow, what_if_panel
 from workflows.window import WindowExplanation, explain_window
 
 ensure_app_navigation()  # first: a deep link on a fresh server goes through app.py
@@ -142,14 +142,16 @@ comparison_panel(
 )
 up_word, down_word = UP_WORDS[TASK]
 what_if_panel(
-    loaded,
-    folder,
-    view.bars,
-    choice.loaded,
-    result,
-    window_id=f"{window_id} {TASK}",
-    planted=view.planted if view.planted is not None else pd.DataFrame(),
-    unit=loaded.task.time_unit,
-    synthetic=choice.loaded.synthetic,
-    describe=lambda call: (f"P(up) {call.probability_up:.0%}", up_word if call.predicted_up else down_word),
+    ChartWindow(
+        loaded=loaded,
+        folder=folder,
+        window=view.bars,
+        source=choice.loaded,
+        original=result,
+        window_id=f"{window_id} {TASK}",
+        planted=view.planted if view.planted is not None else pd.DataFrame(),
+        unit=loaded.task.time_unit,
+        synthetic=choice.loaded.synthetic,
+        describe=lambda call: (f"P(up) {call.probability_up:.0%}", up_word if call.predicted_up else down_word),
+    )
 )

@@ -16,7 +16,7 @@ from pages.ui.navigation import ensure_app_navigation
 from pages.ui.shared import pick_model, position_source_changed
 from pages.ui.sources import pick_source
 from pages.ui.splits import show_split_mark
-from pages.ui.what_if_chart import what_if_panel
+from pages.ui.what_if_chart import ChartWindow, what_if_panel
 from workflows.window import WindowExplanation, explain_window
 
 ensure_app_navigation()  # first: a deep link on a fresh server goes through app.py
@@ -187,14 +187,16 @@ def describe(forecast) -> tuple[str, str]:
 
 
 what_if_panel(
-    loaded,
-    folder,
-    view.bars,
-    choice.loaded,
-    result,
-    window_id=f"{window_id} {result.direction}",
-    planted=view.planted,
-    unit=loaded.task.time_unit,
-    synthetic=choice.loaded.synthetic,
-    describe=describe,
+    ChartWindow(
+        loaded=loaded,
+        folder=folder,
+        window=view.bars,
+        source=choice.loaded,
+        original=result,
+        window_id=f"{window_id} {result.direction}",
+        planted=view.planted,
+        unit=loaded.task.time_unit,
+        synthetic=choice.loaded.synthetic,
+        describe=describe,
+    )
 )

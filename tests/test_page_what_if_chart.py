@@ -26,6 +26,19 @@ def metrics(app: AppTest) -> dict[str, tuple[str, str]]:
     return {metric.label: (metric.value, metric.delta) for metric in app.metric}
 
 
+def edit_an_upload(task: str, name: str, frame: pd.DataFrame, kind: str, bars: tuple[int, int]) -> AppTest:
+    """A session of the whole app that uploads ``frame`` on the ``task`` page, then edits ``bars`` with ``kind``."""
+    app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=TIMEOUT_S)
+    app.switch_page(f"pages/{task}.py")
+    app.run()
+    upload(app, task, name, frame)
+    no_errors(app)
+    app.toggle(key="edit_on").set_value(True).run()
+    app.selectbox(key="edit_kind").set_value(kind).run()
+    app.slider(key="edit_range").set_value(bars).run()
+    return app
+
+
 def test_a_link_opens_the_edit_and_the_panel_shows_the_edited_forecast_beside_the_original():
     app = open_page("pages/ticker.py", TIMEOUT_S, edit="remove:46-50")
     no_errors(app)
@@ -118,14 +131,7 @@ def test_an_edit_that_would_take_a_price_below_zero_is_refused_with_the_reason(i
     hours[list(OHLC)] = hours[list(OHLC)].to_numpy() * scale[:, None]
     hours.iloc[-1, hours.columns.get_loc("close")] = 0.5 * hours["close"].iloc[-2]  # then it halves
     hours.iloc[-1, hours.columns.get_loc("low")] = hours[["open", "close"]].iloc[-1].min() * 0.999
-    app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=TIMEOUT_S)
-    app.switch_page("pages/ticker.py")
-    app.run()
-    upload(app, "ticker", "rally.csv", hours)
-    no_errors(app)
-    app.toggle(key="edit_on").set_value(True).run()
-    app.selectbox(key="edit_kind").set_value("remove").run()
-    app.slider(key="edit_range").set_value((41, 49)).run()
+    app = edit_an_upload("ticker", "rally.csv", hours, "remove", (41, 49))
     assert not app.exception
     errors = [e.value for e in app.error]
     assert len(errors) == 1
@@ -144,14 +150,7 @@ def test_an_edit_that_changes_no_close_says_the_gadf_model_reads_nothing_new(iso
     frame["open"] = np.concatenate([[frame["open"].iloc[0]], closes[:-1]])
     frame["high"] = frame[["open", "close"]].max(axis=1) + 1.0
     frame["low"] = frame[["open", "close"]].min(axis=1) - 1.0
-    app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=TIMEOUT_S)
-    app.switch_page("pages/nifty.py")
-    app.run()
-    upload(app, "nifty", "flat stretch.csv", frame)
-    no_errors(app)
-    app.toggle(key="edit_on").set_value(True).run()
-    app.selectbox(key="edit_kind").set_value("flatten").run()
-    app.slider(key="edit_range").set_value((11, 21)).run()
+    app = edit_an_upload("nifty", "flat stretch.csv", frame, "flatten", (11, 21))
     no_errors(app)
     assert any("This edit changes nothing this model reads" in i.value for i in app.info)
     shown = metrics(app)

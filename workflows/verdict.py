@@ -107,7 +107,7 @@ def verdicts(
                     "price-space deletion gain over random": deletion_gain,
                     "price-space insertion gain over random": insertion_gain,
                     "sanity: rank correlation after randomisation": sanity,
-                    "other maps agreeing (ρ ≥ 0.3)": float(agreeing),
+                    f"other maps agreeing (ρ ≥ {AGREES:g})": float(agreeing),
                 },
             )
         )

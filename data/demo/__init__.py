@@ -240,6 +240,11 @@ def demo_bars(symbol: str, interval: str = "60m") -> LoadedBars:
     """
     name, step = _check_symbol(symbol), _check_interval(interval)
     bars = _market(name).minutes if step == "1m" else _aggregated(name, step)
+    return _loaded(name, step, bars, (SYNTHETIC_LABEL,))
+
+
+def _loaded(name: str, step: str, bars: pd.DataFrame, notes: tuple[str, ...]) -> LoadedBars:
+    """A demo symbol's bars as the caller's own copy, labelled synthetic."""
     return LoadedBars(
         bars=bars.copy(deep=True),
         source=f"demo:{name}",
@@ -247,7 +252,7 @@ def demo_bars(symbol: str, interval: str = "60m") -> LoadedBars:
         interval=step,
         timezone=NSE_TIMEZONE if name == DEMO_INDEX else US_TIMEZONE,
         synthetic=True,
-        notes=(SYNTHETIC_LABEL,),
+        notes=notes,
     )
 
 
@@ -296,15 +301,7 @@ def demo_bars_without(symbol: str, pattern: int, interval: str = "60m") -> Loade
         f"planted pattern {int(pattern)} removed: the {row['kind']} starting {row['start']:%Y-%m-%d %H:%M} "
         f"is not planted (the market regenerated with the same random draws)"
     )
-    return LoadedBars(
-        bars=bars.copy(deep=True),
-        source=f"demo:{name}",
-        layout="demo",
-        interval=step,
-        timezone=NSE_TIMEZONE if name == DEMO_INDEX else US_TIMEZONE,
-        synthetic=True,
-        notes=(SYNTHETIC_LABEL, removed),
-    )
+    return _loaded(name, step, bars, (SYNTHETIC_LABEL, removed))
 
 
 def planted_patterns(symbol: str) -> pd.DataFrame:

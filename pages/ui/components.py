@@ -21,7 +21,7 @@ from models.baseline_report import baseline_table
 from models.checkpoints import LoadedCheckpoint
 from pages.ui.sources import trained_on_label
 from workflows.notices import map_notices
-from workflows.verdict import WindowTrust, verdicts, window_trust
+from workflows.verdict import MethodVerdict, WindowTrust, verdicts, window_trust
 from workflows.window import WindowExplanation, sanity_table, window_trust_table
 from xai import ALL_METHODS, METHODS
 from xai.export import attributions_csv, attributions_npz, export_parameters, params_json, per_time_csv
@@ -342,27 +342,21 @@ def _trust_section(
             "the pixel curve is scoring pictures no market can draw."
         )
     if st.toggle("Verdict per map: does it follow the model's own behaviour here?", key="verdict"):
-        _verdicts(loaded, folder, result, methods, window_id, ohlc, table, teaching)
+        behaviour = window_behaviour(folder, window_id, result.direction, loaded, result, ohlc)
+        means = {key: float(table.loc[METHODS[key].label, "mean"]) for key in methods}
+        unit = loaded.task.time_unit
+        _verdicts(verdicts(behaviour, result, means, unit=unit), behaviour, methods, unit, teaching)
 
 
 def _verdicts(
-    loaded: LoadedCheckpoint,
-    folder: str,
-    result: WindowExplanation,
-    methods: list[str],
-    window_id: str,
-    ohlc: np.ndarray,
-    sanity: pd.DataFrame,
-    teaching: bool,
+    found: list[MethodVerdict], behaviour: WindowTrust, methods: list[str], unit: str, teaching: bool
 ) -> None:
-    behaviour = window_behaviour(folder, window_id, result.direction, loaded, result, ohlc)
-    means = {key: float(sanity.loc[METHODS[key].label, "mean"]) for key in methods}
-    unit = loaded.task.time_unit
+    """One sentence per shown method, the numbers on hover, what it cost; in teaching mode how to read it."""
     with st.container(key="verdicts"):
-        for found in verdicts(behaviour, result, means, unit=unit):
-            if found.method in methods:
-                numbers = "  \n".join(f"{label}: {value:.3f}" for label, value in found.numbers.items())
-                st.markdown(found.sentence, help=numbers)
+        for verdict in found:
+            if verdict.method in methods:
+                numbers = "  \n".join(f"{label}: {value:.3f}" for label, value in verdict.numbers.items())
+                st.markdown(verdict.sentence, help=numbers)
         st.caption(
             f"Occlusion in time and a 10-step price-space deletion of every map: "
             f"{behaviour.occlusion.windows_scored + behaviour.curves.windows_scored} edited windows, "

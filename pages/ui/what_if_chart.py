@@ -7,6 +7,7 @@ the view; the numerics are :func:`workflows.counterfactual.counterfactual`'s.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -103,6 +104,10 @@ def _chosen_edit(n_steps: int, unit: str, planted: pd.DataFrame) -> PriceEdit:
             key="edit_pattern",
         )
         return WithoutPattern(int(pattern))
+    first, last = st.session_state.get("edit_range", (n_steps, n_steps))
+    if not 1 <= first <= last <= n_steps:  # kept from a longer window (the other page's): its last steps
+        span = min(last - first, n_steps - 1) if first <= last else DEFAULT_SPAN - 1
+        st.session_state["edit_range"] = (n_steps - span, n_steps)
     first, last = st.slider(f"{unit.capitalize()}s to edit (1 = the oldest)", 1, n_steps, key="edit_range")
     factor = 1.0
     if EDIT_KINDS[kind].takes_factor:
@@ -127,51 +132,54 @@ def _input_image(column: Any, result: WindowExplanation, caption: str, synthetic
     INPUT_DRAWINGS[result.image_kind](column, result.image, caption, synthetic)
 
 
-@st.fragment
-def what_if_panel(
-    loaded: LoadedCheckpoint,
-    folder: str,
-    window: pd.DataFrame,
-    source: LoadedBars,
-    original: WindowExplanation,
-    *,
-    window_id: str,
-    planted: pd.DataFrame,
-    unit: str,
-    synthetic: bool,
-    describe: Callable[[Any], tuple[str, str]],
-) -> None:
-    """Edit the window in price space and see the new image, prediction and maps beside the original.
+@dataclasses.dataclass(frozen=True)
+class ChartWindow:
+    """What the panel edits: the window on screen and everything known about it.
 
-    ``describe`` says a prediction in words: its answer (``"+0.12 %"``, ``"P(up) 71 %"``) and its call
-    (the up / down call, and the alert on the Ticker page); a change of call is a flip.
+    Attributes:
+        loaded, folder: the checkpoint and its folder (a cache key).
+        window: the ``(W, 4)`` time-indexed OHLC bars; source: the data they are cut from.
+        original: the window's prediction and maps.
+        window_id: the page's cache key of the window (with what was explained).
+        planted: the demo's planted patterns inside the window (with their ``pattern`` rows), or empty.
+        unit: what a time step is called; synthetic: label the figures as synthetic data.
+        describe: a prediction in words: its answer (``"+0.12 %"``, ``"P(up) 71 %"``) and its call (the
+            up / down call, and the alert on the Ticker page); a change of call is a flip.
     """
+
+    loaded: LoadedCheckpoint
+    folder: str
+    window: pd.DataFrame
+    source: LoadedBars
+    original: WindowExplanation
+    window_id: str
+    planted: pd.DataFrame
+    unit: str
+    synthetic: bool
+    describe: Callable[[Any], tuple[str, str]]
+
+
+@st.fragment
+def what_if_panel(chart: ChartWindow) -> None:
+    """Edit the window in price space and see the new image, prediction and maps beside the original."""
     st.subheader("What if the chart were different")
-    _start_from_link(len(window), _patterns(planted))
+    _start_from_link(len(chart.window), _patterns(chart.planted))
     if not st.toggle("Edit the chart: flatten, remove, invert or scale a range of bars", key="edit_on"):
         if "edit" in st.query_params:
             del st.query_params["edit"]
         return
     with st.container(key="what_if"):
-        _edit_and_show(loaded, folder, window, source, original, window_id, planted, unit, synthetic, describe)
+        _edit_and_show(chart)
 
 
-def _edit_and_show(
-    loaded: LoadedCheckpoint,
-    folder: str,
-    window: pd.DataFrame,
-    source: LoadedBars,
-    original: WindowExplanation,
-    window_id: str,
-    planted: pd.DataFrame,
-    unit: str,
-    synthetic: bool,
-    describe: Callable[[Any], tuple[str, str]],
-) -> None:
+def _edit_and_show(chart: ChartWindow) -> None:
+    loaded, window, original, synthetic = chart.loaded, chart.window, chart.original, chart.synthetic
     try:
-        edit = _chosen_edit(len(window), unit, planted)
+        edit = _chosen_edit(len(window), chart.unit, chart.planted)
         explained = int(original.explanations.target[0])
-        result = edited_window(folder, window_id, edit.to_text(), explained, loaded, window, source, original, edit)
+        result = edited_window(
+            chart.folder, chart.window_id, edit.to_text(), explained, loaded, window, chart.source, original, edit
+        )
     except EditError as error:
         st.error(f"This edit cannot be made: {error}.")
         return
@@ -183,7 +191,8 @@ def _edit_and_show(
             "This edit changes nothing this model reads (a GADF model reads only the closes): its answer and "
             "maps are the original's. Pick a range whose closes change."
         )
-    (answer_before, before), (answer_after, after) = describe(original.prediction), describe(result.result.prediction)
+    answer_before, before = chart.describe(original.prediction)
+    answer_after, after = chart.describe(result.result.prediction)
     flips = before != after
     columns = st.columns(3)
     columns[0].metric("Original", answer_before, before, delta_color="off")
