@@ -27,6 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--methods", default=",".join(ALL_METHODS), help="comma-separated method keys")
     run.add_argument("--batch", type=int, default=64, help="windows per batched pass (default 64)")
     run.add_argument("--trust", action="store_true", help="also score every map (deletion, insertion, infidelity)")
+    run.add_argument(
+        "--reliance",
+        action="store_true",
+        help="demo market: also each pattern window's answer without its pattern (≈ 0.2 s a pattern)",
+    )
     run.add_argument("--out", type=Path, required=True, help="the dataset's folder")
     run.add_argument("--engine", choices=("local", "ray"), default="local", help="local (default) or ray")
     run.add_argument(
@@ -58,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
         sources = expand_universe(args.sources, args.task)
         settings = RunSettings(
-            args.task, args.model, args.first, args.last, tuple(methods), args.batch, args.trust, device
+            args.task, args.model, args.first, args.last, tuple(methods), args.batch, args.trust, device, args.reliance
         )
         loaded = resolve_checkpoint(args.task, args.model, device)
         if args.engine == "ray":
@@ -72,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             with tqdm(desc="windows", unit="window", disable=args.quiet) as bar:
                 summary = explain_universe(
                     loaded, args.model, sources, args.out, first=args.first, last=args.last, methods=methods,
-                    batch=args.batch, trust=args.trust, device=device, progress=bar.update,
+                    batch=args.batch, trust=args.trust, device=device, reliance=args.reliance, progress=bar.update,
                 )  # fmt: skip
     except (ValueError, CheckpointError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

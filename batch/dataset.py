@@ -30,7 +30,11 @@ import pandas as pd
 FORMAT = 2
 MANIFEST = "manifest.json"
 #: Manifest fields that must match for a rerun to add to a dataset.
-IDENTITY = ("format", "task", "model", "card_digest", "methods", "trust", "image", "image_size", "sequence_length")
+IDENTITY = (
+    "format", "task", "model", "card_digest", "methods", "trust", "reliance", "image", "image_size", "sequence_length",
+)  # fmt: skip
+#: What a manifest written before a field existed means by its absence.
+DEFAULTS = {"reliance": False}
 
 
 def part_name(source: str) -> str:
@@ -49,6 +53,7 @@ def prepare(out: Path, manifest: dict[str, Any]) -> None:
     existing = out / MANIFEST
     if existing.exists():
         recorded = json.loads(existing.read_text(encoding="utf-8"))
+        recorded = DEFAULTS | recorded
         different = [key for key in IDENTITY if recorded.get(key) != manifest.get(key)]
         if different:
             shown = ", ".join(f"{key} {recorded.get(key)!r} ≠ {manifest.get(key)!r}" for key in different)

@@ -28,6 +28,7 @@ from models.checkpoints import LoadedCheckpoint
 from models.datasets import load_samples
 from models.evaluation import percent_change
 from workflows.planted import scored_intervals
+from workflows.reliance import pattern_reliance
 from xai.many import BATCH, SHARED_TRUST_SCORES, TRUST_SCORES, explain_many
 from xai.methods import ALL_METHODS
 
@@ -50,6 +51,8 @@ class RunSettings:
     trust: bool = False
     #: ``"cpu"`` or ``"cuda"`` (the model and every batch go there)
     device: str = "cpu"
+    #: demo market: ask the model again about each pattern window regenerated without its pattern
+    reliance: bool = False
 
     def __post_init__(self) -> None:
         if self.first and self.last and self.last < self.first:
@@ -122,7 +125,7 @@ def manifest_of(loaded: LoadedCheckpoint, settings: RunSettings) -> dict[str, ob
     spec = loaded.spec
     return {
         "format": dataset.FORMAT, "task": spec.task, "model": settings.model, "card_digest": loaded.card.weights_sha256,
-        "methods": list(settings.methods), "trust": settings.trust, "image": spec.image,
+        "methods": list(settings.methods), "trust": settings.trust, "reliance": settings.reliance, "image": spec.image,
         "image_size": spec.image_size, "sequence_length": spec.sequence_length,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }  # fmt: skip
@@ -146,6 +149,7 @@ def explain_universe(
     batch: int = BATCH,
     trust: bool = False,
     device: str = "cpu",
+    reliance: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> RunSummary:
     """Explain every window of ``sources`` (in ``first`` … ``last`` when given) into the dataset ``out``, here.
@@ -153,7 +157,7 @@ def explain_universe(
     Raises:
         ValueError: ``out`` holds another run's dataset, or a bad date range.
     """
-    settings = RunSettings(loaded.task.name, model_name, first, last, tuple(methods), batch, trust, device)
+    settings = RunSettings(loaded.task.name, model_name, first, last, tuple(methods), batch, trust, device, reliance)
     check_universe(sources)
     dataset.prepare(out, manifest_of(loaded, settings))
     started = time.perf_counter()
@@ -245,6 +249,7 @@ def explain_source(
         if progress is not None:
             progress(len(chunk))
     pattern = _planted(samples, indices)
+    without = _without_pattern(loaded, samples, indices) if settings.reliance else None
     rows = pd.DataFrame(
         {
             "source": source,
@@ -266,7 +271,22 @@ def explain_source(
             **trust,
         }
     )
+    if without is not None:
+        # --reliance: the same answer for the window regenerated without its planted pattern, NaN where none
+        rows["prediction_without_pattern"] = without
     return rows, maps
+
+
+def _without_pattern(loaded: LoadedCheckpoint, samples, indices: np.ndarray) -> np.ndarray:
+    """``(n,)`` each pattern window's answer without its pattern (:func:`workflows.reliance.pattern_reliance`),
+    NaN where there is none (or the source is not the demo market)."""
+    out = np.full(len(indices), np.nan)
+    try:
+        found = pattern_reliance(loaded, samples, indices)
+    except ValueError:  # not the demo market: no planted ground truth
+        return out
+    out[found.rows] = found.without_pattern
+    return out
 
 
 def _planted(samples, indices: np.ndarray) -> np.ndarray:

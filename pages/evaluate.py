@@ -144,12 +144,16 @@ def show_dataset(view: DatasetView) -> None:
     if view.localisation is None:
         st.info(view.localisation_reason)
     else:
+        if view.localisation.reliance is not None:
+            st.markdown(f"Scored only where {view.localisation.reliance.sentence}.")
+            relied = ""
+        else:
+            relied = (
+                ". Every pattern window is scored: this dataset was written without --reliance, so whether the "
+                "model relies on each pattern is unknown"
+            )
         st.dataframe(view.localisation_table)
-        st.caption(
-            f"Interval: {view.localisation.note}; over {view.paired_note}. Every pattern window is scored here: "
-            "a batch dataset is not filtered by whether the model relies on the pattern (the date-range tab is)"
-            f"{synthetic_note}"
-        )
+        st.caption(f"Interval: {view.localisation.note}; over {view.paired_note}{relied}{synthetic_note}")
 
 
 def show_results(result: RangeEvaluation) -> None:

@@ -177,3 +177,23 @@ def test_the_command_line_refuses_bad_input(tmp_path, capsys):
         main(["explain", "demo:ACME", "--from", "2024-09-05", "--to", "2024-09-03", "--out", str(tmp_path / "x")]) == 2
     )
     assert "must not be before its start" in capsys.readouterr().err
+
+
+def test_with_reliance_each_pattern_window_carries_its_answer_without_the_pattern(ticker, tmp_path):
+    from data.demo import demo_bars_without, planted_patterns
+    from models.predict import predict_window
+
+    pattern_hour = planted_patterns("ACME").loc[100, "pattern_hour"]
+    day = pattern_hour.date()
+    explain_universe(ticker, "shipped", ["demo:ACME"], tmp_path, first=day, last=day, reliance=True)
+    assert dataset.read_manifest(tmp_path)["reliance"] is True
+    rows = dataset.read_rows(tmp_path)
+    with_pattern = rows["pattern_start"] >= 0
+    assert rows.loc[with_pattern, "time"].tolist() == [pattern_hour]  # the one window ending on the breakout
+    assert rows.loc[~with_pattern, "prediction_without_pattern"].isna().all()
+    bars = demo_bars_without("ACME", 100, "60m").bars
+    window = bars.loc[:pattern_hour, ["open", "high", "low", "close"]].to_numpy()[-50:]
+    expected = predict_window(ticker, window).pct_change
+    assert rows.loc[with_pattern, "prediction_without_pattern"].item() == pytest.approx(expected, abs=1e-4)
+    with pytest.raises(ValueError, match=r"reliance True ≠ False"):
+        explain_universe(ticker, "shipped", ["demo:ACME"], tmp_path, first=day, last=day)

@@ -33,7 +33,7 @@ def spike(step: int, n: int, height: float = 1.0) -> list[np.ndarray]:
     return [profile.copy() for _ in range(n)]
 
 
-def write_crafted(root, name, loaded, *, up=6, down=4, trust=True, manifest_changes=None):
+def write_crafted(root, name, loaded, *, up=6, down=4, trust=True, manifest_changes=None, without=None):
     """``up`` windows called up whose profiles peak at bar 4, ``down`` called down peaking at bar 8;
     the planted pattern on bar 4 of every up window; Grad-CAM's deletion area 0.1 below its random
     orders' on every window, saliency's 0.1 above."""
@@ -56,6 +56,8 @@ def write_crafted(root, name, loaded, *, up=6, down=4, trust=True, manifest_chan
             **{f"time_{key}": profiles for key in METHODS},
         }
     )
+    if without is not None:  # --reliance: each pattern window's prediction without its pattern
+        rows["prediction_without_pattern"] = without
     if trust:
         rows["random_deletion_auc"], rows["random_insertion_auc"] = 0.5, 0.5
         rows["deletion_auc_gradcam"], rows["insertion_auc_gradcam"] = 0.4, 0.6
@@ -86,6 +88,24 @@ def test_the_aggregates_of_a_crafted_dataset_are_its_known_answers(ticker, tmp_p
     assert summary.loc[(method_label("saliency"), "insertion area (higher is better)"), "median map − random"] == (
         pytest.approx(-0.1)
     )
+
+
+def test_a_dataset_written_with_reliance_credits_only_the_patterns_the_model_relies_on(ticker, tmp_path):
+    # up windows 0–5 carry the pattern; removing it moves the forecast by 0.3, 0.01, 0.2, 0.0, 0.06, 0.04 points
+    without = [0.2, 0.49, 0.3, 0.5, 0.44, 0.46] + [np.nan] * 4
+    write_crafted(tmp_path, "relied", ticker, manifest_changes={"reliance": True}, without=without)
+    view = open_dataset("relied", ticker, tmp_path)
+    reliance = view.localisation.reliance
+    np.testing.assert_array_equal(reliance.rows, np.arange(6))
+    np.testing.assert_array_equal(reliance.relied, [True, False, True, False, True, False])
+    table = view.localisation_table
+    assert table.loc[method_label("gradcam"), "relied on (of those with a pattern)"] == "3 of 6"
+    assert table.loc[method_label("gradcam"), "samples with a pattern"] == 3
+    assert view.localisation.n == 3
+    assert len(view.localisation.intervals) == 3 + 4  # the relied-on windows and the four without a pattern
+    without_reliance = open_dataset(write_crafted(tmp_path, "plain", ticker).name, ticker, tmp_path)
+    assert without_reliance.localisation.reliance is None
+    assert without_reliance.localisation.n == 6
 
 
 def test_a_dataset_of_another_model_task_or_format_is_refused(ticker, tmp_path):

@@ -32,6 +32,7 @@ from models.checkpoints import LoadedCheckpoint
 from workflows.planted import localise
 from workflows.range_results import LocalisationSummary
 from workflows.range_tables import localisation_table, peak_table
+from workflows.reliance import localise_relied, reliance_of
 from xai.aggregate import Agreement, Band, method_agreement, peak_summary
 from xai.aggregate import importance_by_prediction as bands_by_call
 from xai.methods import method_label
@@ -103,6 +104,8 @@ def open_dataset(name: str, loaded: LoadedCheckpoint, root: Path | None = None) 
     methods = tuple(manifest["methods"])
     columns = ["source", "time", "explained", "prediction", "outcome", "synthetic", "pattern_start", "pattern_stop"]
     columns += [f"mass_{key}" for key in methods]
+    if manifest.get("reliance"):
+        columns += ["prediction_without_pattern"]
     if manifest.get("trust"):
         columns += [f"{score}_{key}" for score in ("deletion_auc", "insertion_auc") for key in methods]
         columns += ["random_deletion_auc", "random_insertion_auc"]
@@ -175,7 +178,19 @@ def _localisation(
         )
     if not (intervals[:, 0] >= 0).any():
         return None, f"None of the {len(paired)} windows scored has a planted pattern: nothing to localise."
-    return localise(mass, intervals, regression=task.is_regression), ""
+    if "prediction_without_pattern" not in rows:  # written without --reliance: every pattern window counts
+        return localise(mass, intervals, regression=task.is_regression), ""
+    with_pattern = rows["prediction"].to_numpy()[paired]
+    without = rows["prediction_without_pattern"].to_numpy()[paired]
+    pattern_rows = np.flatnonzero(intervals[:, 0] >= 0)
+    reliance = reliance_of(
+        pattern_rows,
+        np.full(len(pattern_rows), -1),
+        with_pattern[pattern_rows],
+        without[pattern_rows],
+        regression=task.is_regression,
+    )
+    return localise_relied(mass, intervals, reliance, regression=task.is_regression)
 
 
 def _trust(rows: pd.DataFrame, methods: tuple[str, ...]) -> pd.DataFrame:

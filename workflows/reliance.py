@@ -122,18 +122,34 @@ def pattern_reliance(
         without[done] = regenerated.loc[_window_stamps(samples, int(indices[row])), list(OHLC)].to_numpy()
         if progress is not None:
             progress(done + 1, len(rows))
-    threshold, units = RELIANCE_THRESHOLDS[loaded.task.is_regression]
     with_pattern = _answers(loaded, samples.ohlc[indices[rows]]) if len(rows) else np.empty(0)
     without_pattern = _answers(loaded, without) if len(rows) else np.empty(0)
+    return reliance_of(
+        rows, found[rows], with_pattern, without_pattern, regression=loaded.task.is_regression, began=began
+    )
+
+
+def reliance_of(
+    rows: np.ndarray,
+    patterns: np.ndarray,
+    with_pattern: np.ndarray,
+    without_pattern: np.ndarray,
+    *,
+    regression: bool,
+    began: float | None = None,
+) -> Reliance:
+    """A :class:`Reliance` from answers already known (a batch dataset's rows), by the task's stated amount."""
+    threshold, units = RELIANCE_THRESHOLDS[regression]
+    with_pattern, without_pattern = np.asarray(with_pattern, float), np.asarray(without_pattern, float)
     return Reliance(
-        rows=rows,
-        patterns=found[rows],
+        rows=np.asarray(rows, dtype=np.int64),
+        patterns=np.asarray(patterns, dtype=np.int64),
         with_pattern=with_pattern,
         without_pattern=without_pattern,
         relied=np.abs(without_pattern - with_pattern) > threshold,
         threshold=threshold,
         units=units,
-        seconds=time.perf_counter() - began,
+        seconds=0.0 if began is None else time.perf_counter() - began,
     )
 
 
@@ -155,8 +171,15 @@ def relied_localisation(
         The summary (with :attr:`LocalisationSummary.reliance` and ``unfiltered``), or ``None`` and
         the reason when the model relies on none of the patterns.
     """
-    regression = loaded.task.is_regression
     reliance = pattern_reliance(loaded, samples, indices)
+    return localise_relied(per_time, intervals, reliance, regression=loaded.task.is_regression)
+
+
+def localise_relied(
+    per_time: dict[str, np.ndarray], intervals: np.ndarray, reliance: Reliance, *, regression: bool
+) -> tuple[LocalisationSummary | None, str]:
+    """:func:`workflows.planted.localise` on the rows without a pattern and those whose pattern the model
+    relies on (``reliance.rows`` index ``intervals``' rows), with every pattern row's scores beside it."""
     everything = localise(per_time, intervals, regression=regression)
     has_pattern = intervals[:, 0] >= 0
     keep = ~has_pattern
