@@ -109,6 +109,7 @@ def run_replay(page, rerun_after: Callable) -> None:
 PAGES: dict[str, tuple[str, Callable | None]] = {
     "home": ("", None),
     "ticker": ("ticker", None),
+    "ticker-edit": ("ticker?edit=remove:46-50", None),
     "nifty": ("nifty", None),
     "what-if": ("what-if", None),
     "alerts": ("alerts", run_replay),
@@ -116,6 +117,8 @@ PAGES: dict[str, tuple[str, Callable | None]] = {
     "train": ("train", run_training),
     "data": ("data", None),
 }
+#: name → the heading the picture starts at, when it is not the page's top (scrolled to once all is drawn)
+FOCUS = {"ticker-edit": "What if the chart were different"}
 
 
 def wait_drawn(page, timeout_s: float = PAGE_TIMEOUT_S) -> None:
@@ -147,8 +150,9 @@ def shrink(png: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def capture(browser, url: str, action: Callable | None, helpers) -> tuple[bytes, list[str]]:
-    """Open ``url`` in a new session, do ``action``, wait for the drawing; the PNG and any errors shown."""
+def capture(browser, url: str, action: Callable | None, helpers, focus: str | None = None) -> tuple[bytes, list[str]]:
+    """Open ``url`` in a new session, do ``action``, wait for the drawing; the PNG (from the top, or from the
+    heading named ``focus``) and any errors shown."""
     page = helpers.new_page(browser)
     try:
         helpers.open_app(page, url, timeout_s=PAGE_TIMEOUT_S)
@@ -158,6 +162,9 @@ def capture(browser, url: str, action: Callable | None, helpers) -> tuple[bytes,
         height = min(max(int(page.evaluate(CONTENT_HEIGHT)), helpers.VIEWPORT["height"]), MAX_HEIGHT)
         page.set_viewport_size({"width": helpers.VIEWPORT["width"], "height": height})
         wait_drawn(page)  # the charts are responsive: let them settle at the new size
+        if focus is not None:  # the heading at the top of the picture
+            page.get_by_role("heading", name=focus).first.evaluate("node => node.scrollIntoView({block: 'start'})")
+            wait_drawn(page)
         errors = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]').all_inner_texts()
         return page.screenshot(), [" ".join(text.split())[:200] for text in errors]
     except Exception:
@@ -206,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                 path, action = PAGES[name]
                 began = time.monotonic()
                 try:
-                    png, errors = capture(browser, f"{server.url}/{path}", action, helpers)
+                    png, errors = capture(browser, f"{server.url}/{path}", action, helpers, FOCUS.get(name))
                 except PlaywrightError as error:
                     failed = Path(tempfile.gettempdir()) / FAILED_PNG
                     message = f"/{path}: {str(error).splitlines()[0]} (the page as it was: {failed})"

@@ -32,6 +32,8 @@ KIND_LABELS = {
     "scale": "Scale its move (later bars shifted)",
     WithoutPattern.kind: "The same window without its planted pattern (demo ground truth)",
 }
+#: Width (px) a candlestick input is drawn at: its own size, side by side with the edited one.
+INPUT_WIDTH = 320
 #: Bars (minutes) the range covers when the panel opens: the last few.
 DEFAULT_SPAN = 5
 
@@ -121,7 +123,7 @@ def _gadf_input(column: Any, image: Any, caption: str, synthetic: bool) -> None:
 
 
 def _candlestick_input(column: Any, image: Any, caption: str, synthetic: bool) -> None:
-    column.image(to_rgb(image[None, None])[0], caption=caption, width="stretch")
+    column.image(to_rgb(image[None, None])[0], caption=caption, width=INPUT_WIDTH)
 
 
 #: The model's image kind → how its input is drawn.
