@@ -13,13 +13,11 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
-import torch
 
 from data.bars import LoadedBars
 from data.edits import EditError, PriceEdit
 from data.settings import OHLC
 from models.checkpoints import LoadedCheckpoint
-from models.predict import model_inputs
 from workflows.window import WindowExplanation, explain_window
 
 
@@ -76,14 +74,16 @@ def counterfactual(
     if after.shape != before.shape:
         raise EditError(f"the edit gave {after.shape[0]} bars for a window of {before.shape[0]}; pick another edit")
     changed = ~np.isclose(after, before, rtol=1e-12, atol=0.0).all(axis=1)
-    old_inputs, new_inputs = model_inputs(loaded, before), model_inputs(loaded, after)
-    inputs_changed = any(not torch.equal(a, b) for a, b in zip(old_inputs, new_inputs, strict=True))
     explained = int(original.explanations.target[0])
     if loaded.task.is_regression:
         result = explain_window(loaded, after, direction=explained)
     else:
         result = explain_window(loaded, after, target=explained)
     flipped = loaded.task.predicted_up(result.prediction) != loaded.task.predicted_up(original.prediction)
+    # the inputs each explanation was computed from: the image, and the closes beside it
+    inputs_changed = not np.array_equal(result.image, original.image) or not np.array_equal(
+        result.closes, original.closes
+    )
     return Counterfactual(
         edit=edit,
         bars=pd.DataFrame(after, index=window.index, columns=list(OHLC)),

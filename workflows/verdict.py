@@ -26,15 +26,13 @@ import numpy as np
 import pandas as pd
 
 from models.checkpoints import LoadedCheckpoint
-from workflows.window import WindowExplanation
+from workflows.window import WindowExplanation, window_price_curves
 from xai.methods import method_label
-from xai.price_space import Occlusion, PriceSpaceCurves, occlusion_in_time, price_space_curves
+from xai.price_space import Occlusion, PriceSpaceCurves, occlusion_in_time
 from xai.sanity import UNCHANGED_CORRELATION, spearman
 
 #: Rank correlation from which two time profiles are said to agree.
 AGREES = 0.3
-#: Steps of the price-space deletion curve the verdict reads.
-VERDICT_STEPS = 10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,13 +57,15 @@ class MethodVerdict:
     numbers: dict[str, float]
 
 
-def window_trust(loaded: LoadedCheckpoint, bars: np.ndarray, result: WindowExplanation) -> WindowTrust:
-    """Occlusion in time and price-space deletion / insertion of ``result``'s maps on ``bars`` (``(W, 4)``)."""
-    window = np.asarray(bars, dtype=np.float64)[None]
+def window_trust(
+    loaded: LoadedCheckpoint, bars: np.ndarray, result: WindowExplanation, curves: PriceSpaceCurves | None = None
+) -> WindowTrust:
+    """Occlusion in time and price-space deletion / insertion of ``result``'s maps on ``bars`` (``(W, 4)``);
+    ``curves``: those already computed (:func:`workflows.window.window_price_curves`)."""
     explained = np.asarray(result.explanations.target, dtype=np.int64)[:1]
-    occlusion = occlusion_in_time(loaded, window, explained)
-    profiles = {key: profile[None] for key, profile in result.per_time.items()}
-    curves = price_space_curves(loaded, window, profiles, explained, steps=VERDICT_STEPS)
+    occlusion = occlusion_in_time(loaded, np.asarray(bars, dtype=np.float64)[None], explained)
+    if curves is None:
+        curves = window_price_curves(loaded, bars, result)
     return WindowTrust(occlusion=occlusion, curves=curves)
 
 

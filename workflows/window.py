@@ -23,7 +23,7 @@ from models.predict import DayCall, Forecast, model_inputs
 from xai.explain import ExplanationSet, GradCamOptions, explain
 from xai.faithfulness import trust_scores
 from xai.methods import ALL_METHODS, METHODS
-from xai.price_space import price_space_curves
+from xai.price_space import PriceSpaceCurves, price_space_curves
 from xai.profiles import signed_profiles, time_profiles
 from xai.sanity import model_randomisation
 
@@ -125,12 +125,19 @@ def sanity_table(loaded: LoadedCheckpoint, *, files: bool = False) -> pd.DataFra
     return model_randomisation(loaded.model, inputs[0], additional_forward_args=extra).as_frame()
 
 
+def window_price_curves(loaded: LoadedCheckpoint, bars: np.ndarray, result: WindowExplanation) -> PriceSpaceCurves:
+    """Price-space deletion and insertion of every map of ``result`` on its ``(W, 4)`` ``bars``
+    (:func:`xai.price_space.price_space_curves`: 10 steps of bars flattened, 2 random orders)."""
+    explained = np.asarray(result.explanations.target, dtype=np.int64)[:1]
+    profiles = {key: profile[None] for key, profile in result.per_time.items()}
+    return price_space_curves(loaded, np.asarray(bars, dtype=np.float64)[None], profiles, explained, steps=10)
+
+
 def window_trust_table(
-    loaded: LoadedCheckpoint, result: WindowExplanation, bars: np.ndarray | None = None
+    loaded: LoadedCheckpoint, result: WindowExplanation, price: PriceSpaceCurves | None = None
 ) -> pd.DataFrame:
     """Deletion / insertion (10 pixel steps, 2 random orders), infidelity and sensitivity of one window's maps;
-    with the window's ``(W, 4)`` ``bars``, the same curves in price space beside them
-    (:func:`xai.price_space.price_space_curves`: 10 steps of bars flattened, 2 random orders).
+    with the window's price-space curves (:func:`window_price_curves`), their areas beside them.
 
     One row per method (display label).
     """
@@ -143,11 +150,6 @@ def window_trust_table(
         n_random=2,
         sensitivity_samples=4,
     )
-    price = None
-    if bars is not None:
-        explained = np.asarray(result.explanations.target, dtype=np.int64)[:1]
-        profiles = {key: result.per_time[key][None] for key in scores}
-        price = price_space_curves(loaded, np.asarray(bars, dtype=np.float64)[None], profiles, explained, steps=10)
     table = pd.DataFrame(
         {
             METHODS[key].label: {

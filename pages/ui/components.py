@@ -22,11 +22,12 @@ from models.checkpoints import LoadedCheckpoint
 from pages.ui.sources import trained_on_label
 from workflows.notices import map_notices
 from workflows.verdict import MethodVerdict, WindowTrust, verdicts, window_trust
-from workflows.window import WindowExplanation, sanity_table, window_trust_table
+from workflows.window import WindowExplanation, sanity_table, window_price_curves, window_trust_table
 from xai import ALL_METHODS, METHODS
 from xai.export import attributions_csv, attributions_npz, export_parameters, params_json, per_time_csv
 from xai.methods import PRICE_SPACE_METHODS
 from xai.png import figure_png
+from xai.price_space import PriceSpaceCurves
 from xai.price_space.integrated import flat_integrated_gradients
 from xai.price_space.paint import paint_profile
 from xai.profiles import time_profiles
@@ -132,7 +133,16 @@ def window_scores(
 
     Cached per checkpoint, window, methods and explained direction: the maps these identify.
     """
-    return window_trust_table(_loaded, _result, _bars)
+    return window_trust_table(_loaded, _result, window_curves(folder, window_id, direction, _loaded, _result, _bars))
+
+
+@st.cache_data(show_spinner="Flattening bars in price space…", max_entries=64)
+def window_curves(
+    folder: str, window_id: str, direction: int | None, _loaded: LoadedCheckpoint, _result: WindowExplanation, _bars
+) -> PriceSpaceCurves:
+    """Price-space deletion and insertion of one window's maps (cached per checkpoint, window, direction): the
+    scores table and the verdicts read the same curves."""
+    return window_price_curves(_loaded, _bars, _result)
 
 
 @st.cache_data(show_spinner="Integrated Gradients from the flat chart…", max_entries=64)
@@ -150,7 +160,7 @@ def window_behaviour(
     folder: str, window_id: str, direction: int | None, _loaded: LoadedCheckpoint, _result: WindowExplanation, _bars
 ) -> WindowTrust:
     """Occlusion in time and price-space deletion of one window's maps (cached per checkpoint, window, direction)."""
-    return window_trust(_loaded, _bars, _result)
+    return window_trust(_loaded, _bars, _result, window_curves(folder, window_id, direction, _loaded, _result, _bars))
 
 
 def offer_training_on(loaded: LoadedCheckpoint, data: LoadedBars, task: str, *, source: str) -> None:
