@@ -16,7 +16,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -25,11 +26,11 @@ import pandas as pd
 from batch import dataset
 from data.errors import DataError
 from models.checkpoints import LoadedCheckpoint
-from models.datasets import load_samples
+from models.datasets import TaskSamples, load_samples
 from models.evaluation import percent_change
 from workflows.planted import scored_intervals
 from workflows.reliance import pattern_reliance
-from xai.many import BATCH, SHARED_TRUST_SCORES, TRUST_SCORES, explain_many
+from xai.many import BATCH, SHARED_TRUST_SCORES, TRUST_SCORES, explain_batches
 from xai.methods import ALL_METHODS
 
 #: Batches encoded at once (the rasteriser is vectorised over windows), then explained batch by batch.
@@ -161,10 +162,31 @@ def explain_universe(
     check_universe(sources)
     dataset.prepare(out, manifest_of(loaded, settings))
     started = time.perf_counter()
-    outcomes = [process_source(loaded, settings, source, out, progress=progress) for source in sources]
+    outcomes = [
+        process_source(loaded, settings, source, out, progress=progress, windows=windows)
+        for source, windows in _read_ahead(loaded, settings, sources, out)
+    ]
     summary = RunSummary.of(outcomes, time.perf_counter() - started)
     dataset.write_errors(out, summary.failed)
     return summary
+
+
+def _read_ahead(
+    loaded: LoadedCheckpoint, settings: RunSettings, sources: Sequence[str], out: Path
+) -> Iterator[tuple[str, Future[tuple[TaskSamples, np.ndarray]] | None]]:
+    """Each source, with its windows (:func:`source_windows`) read in a thread while the source
+    before it is explained (generating the demo market or parsing a file: ≈ 0.25 ms a window of
+    CPU, done in part while torch waits on its own threads); ``None`` for a finished source."""
+
+    def read(source: str) -> Future[tuple[TaskSamples, np.ndarray]] | None:
+        return None if dataset.finished(out, source) else reader.submit(source_windows, loaded, settings, source)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-read") as reader:
+        upcoming = read(sources[0])
+        for position, source in enumerate(sources):
+            current = upcoming
+            upcoming = read(sources[position + 1]) if position + 1 < len(sources) else None
+            yield source, current
 
 
 def process_source(
@@ -174,36 +196,34 @@ def process_source(
     out: Path,
     *,
     progress: Callable[[int], None] | None = None,
+    windows: Future[tuple[TaskSamples, np.ndarray]] | None = None,
 ) -> SourceOutcome:
-    """One source: skipped if finished, else explained and written; a failure is returned, not raised."""
+    """One source: skipped if finished, else explained and written (its windows read here, or by
+    ``windows``); a failure is returned, not raised."""
     began = time.perf_counter()
     if dataset.finished(out, source):
         return SourceOutcome(source, SKIPPED)
     try:
-        rows, maps = explain_source(loaded, settings, source, progress=progress)
+        read = windows.result() if windows is not None else source_windows(loaded, settings, source)
+        written = write_source(loaded, settings, source, out, read, progress=progress)
+    except dataset.WriteError as error:  # a full disk: nothing of the partition is visible; a rerun writes it
+        reason = f"could not write its partition ({error}): free space and rerun"
+        return SourceOutcome(source, FAILED, reason=reason, seconds=time.perf_counter() - began)
     except (DataError, ValueError, OSError) as error:  # what the data layer says about a bad source
         return SourceOutcome(source, FAILED, reason=str(error), seconds=time.perf_counter() - began)
     except Exception as error:  # anything else, mid-run: recorded, and the universe goes on
         reason = f"{type(error).__name__}: {error}"
         return SourceOutcome(source, FAILED, reason=reason, seconds=time.perf_counter() - began)
-    try:
-        dataset.write_partition(out, source, rows, maps)
-    except OSError as error:  # a full disk: nothing of the partition is visible; a rerun writes it
-        reason = f"could not write its partition ({error}): free space and rerun"
-        return SourceOutcome(source, FAILED, reason=reason, seconds=time.perf_counter() - began)
-    return SourceOutcome(source, WRITTEN, windows=len(rows), seconds=time.perf_counter() - began)
+    return SourceOutcome(source, WRITTEN, windows=written, seconds=time.perf_counter() - began)
 
 
-def explain_source(
-    loaded: LoadedCheckpoint,
-    settings: RunSettings,
-    source: str,
-    *,
-    progress: Callable[[int], None] | None = None,
-) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """One source's rows and maps (see the module docstring)."""
-    task, spec, methods = loaded.task, loaded.spec, settings.methods
-    samples = load_samples(spec, source)
+def source_windows(loaded: LoadedCheckpoint, settings: RunSettings, source: str) -> tuple[TaskSamples, np.ndarray]:
+    """``source``'s samples for the model's task, and the positions of its windows in the run's range.
+
+    Raises:
+        DataError: no window of ``source`` ends in the range (or what loading it says).
+    """
+    samples = load_samples(loaded.spec, source)
     times = samples.times
     keep = np.ones(len(times), dtype=bool)
     if settings.first is not None:
@@ -213,10 +233,48 @@ def explain_source(
     indices = np.flatnonzero(keep)
     if len(indices) == 0:
         raise DataError(f"{source}: no window in the range {settings.first or '…'} – {settings.last or '…'}")
-    n, side = len(indices), spec.image_size
-    maps = {key: np.zeros((n, side, side), dtype=np.float32) for key in methods}
-    per_time = {key: np.zeros((n, spec.sequence_length)) for key in methods}
-    mass = {key: np.zeros((n, spec.sequence_length)) for key in methods}
+    return samples, indices
+
+
+def write_source(
+    loaded: LoadedCheckpoint,
+    settings: RunSettings,
+    source: str,
+    out: Path,
+    windows: tuple[TaskSamples, np.ndarray],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Explain one source's ``windows`` (:func:`source_windows`) into its partition — the maps
+    written batch by batch as they come (:class:`batch.dataset.PartitionMaps`), the rows last — and
+    return how many.
+
+    Raises:
+        batch.dataset.WriteError: the partition could not be written (nothing of it is visible).
+    """
+    samples, indices = windows
+    side = loaded.spec.image_size
+    with dataset.PartitionMaps(out, source, settings.methods, (len(indices), side, side)) as maps:
+        rows = explain_source(loaded, settings, source, samples, indices, maps, progress=progress)
+        dataset.finish_partition(out, source, rows, maps)
+    return len(rows)
+
+
+def explain_source(
+    loaded: LoadedCheckpoint,
+    settings: RunSettings,
+    source: str,
+    samples: TaskSamples,
+    indices: np.ndarray,
+    maps: dataset.PartitionMaps,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """The rows of ``samples``' windows ``indices`` (see the module docstring); their maps go to ``maps``."""
+    task, spec, methods = loaded.task, loaded.spec, settings.methods
+    n = len(indices)
+    per_time = {key: np.zeros((n, spec.sequence_length), dtype=np.float32) for key in methods}
+    mass = {key: np.zeros((n, spec.sequence_length), dtype=np.float32) for key in methods}
     trust: dict[str, np.ndarray] = {}  # the rows' trust-score columns, with --trust
     if settings.trust:
         columns = [f"{name}_{key}" for name in TRUST_SCORES for key in methods] + list(SHARED_TRUST_SCORES)
@@ -227,33 +285,33 @@ def explain_source(
         chunk = indices[start : start + span]
         inputs, targets = samples.batch(chunk)
         inputs = tuple(part.to(settings.device) for part in inputs)
-        many = explain_many(
+        for part in explain_batches(
             loaded.model, inputs[0], inputs[1] if len(inputs) > 1 else None, None,
             is_regression=task.is_regression, image_kind=spec.image, n_steps=spec.sequence_length, methods=methods,
             batch=settings.batch, trust=settings.trust,
-        )  # fmt: skip
+        ):  # fmt: skip
+            rows = start + part.rows
+            for key in methods:  # each batch's maps to disk at once: a source's are never all in memory
+                maps.write(rows, key, part.maps[key])
+                per_time[key][rows], mass[key][rows] = part.profiles(key)
+            for name, by_method in part.trust.items():
+                for key, values in by_method.items():
+                    trust[name if key == "random" else f"{name}_{key}"][rows] = values
+            explained[rows] = part.targets
+            answer[rows] = task.answers(part.outputs, part.targets)
+            if progress is not None:
+                progress(len(rows))
         where = slice(start, start + len(chunk))
-        for key in methods:
-            maps[key][where] = many.maps[key]
-            per_time[key][where] = many.per_time[key]
-            mass[key][where] = many.per_time_mass[key]
-        for name, by_method in many.trust.items():
-            for key, values in by_method.items():
-                trust[name if key == "random" else f"{name}_{key}"][where] = values
-        explained[where] = many.targets
-        answer[where] = task.answers(many.outputs, many.targets)
         if task.is_regression:
             outcome[where] = percent_change(targets.double().numpy(), samples.last_log10[chunk])
         else:
             outcome[where] = targets.numpy()
-        if progress is not None:
-            progress(len(chunk))
     pattern = _planted(samples, indices)
     without = _without_pattern(loaded, samples, indices) if settings.reliance else None
     rows = pd.DataFrame(
         {
             "source": source,
-            "time": times[indices],
+            "time": samples.times[indices],
             "model": settings.model,
             "card_digest": loaded.card.weights_sha256,
             "synthetic": bool(samples.loaded.synthetic),
@@ -266,15 +324,15 @@ def explain_source(
             # the planted pattern's time steps [start, stop) on the demo market, −1 where none
             "pattern_start": pattern[:, 0],
             "pattern_stop": pattern[:, 1],
-            **{f"time_{key}": list(per_time[key].astype(np.float32)) for key in methods},
-            **{f"mass_{key}": list(mass[key].astype(np.float32)) for key in methods},
+            **{f"time_{key}": list(per_time[key]) for key in methods},
+            **{f"mass_{key}": list(mass[key]) for key in methods},
             **trust,
         }
     )
     if without is not None:
         # --reliance: the same answer for the window regenerated without its planted pattern, NaN where none
         rows["prediction_without_pattern"] = without
-    return rows, maps
+    return rows
 
 
 def _without_pattern(loaded: LoadedCheckpoint, samples, indices: np.ndarray) -> np.ndarray:

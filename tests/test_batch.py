@@ -17,7 +17,7 @@ from batch.run import explain_universe, resolve_checkpoint
 from batch.universe import expand_universe
 from data.sources import load_source
 from workflows.window import explain_window, window_trust_table
-from xai.many import explain_many
+from xai.many import explain_batches
 from xai.methods import ALL_METHODS, METHODS
 from xai.profiles import time_profiles
 
@@ -73,22 +73,23 @@ def test_trust_scores_per_window_are_the_pages_trust_table(ticker, tmp_path):
 def test_a_source_failing_mid_run_is_recorded_and_the_next_one_written(ticker, tmp_path, monkeypatch):
     from batch import run
 
-    calls = []
+    batches = []
 
     def fails_on_its_second_batch(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise RuntimeError("CUDA error: an illegal memory access was encountered")
-        return explain_many(*args, **kwargs)
+        for part in explain_batches(*args, **kwargs):
+            batches.append(part)
+            if len(batches) == 2:  # ACME's first batch of maps is already on disk
+                raise RuntimeError("CUDA error: an illegal memory access was encountered")
+            yield part
 
-    monkeypatch.setattr(run, "explain_many", fails_on_its_second_batch)
+    monkeypatch.setattr(run, "explain_batches", fails_on_its_second_batch)
     summary = explain_universe(
-        ticker, "shipped", ["demo:ACME", "demo:GLOBEX"], tmp_path, first=DAY, last=DAY + dt.timedelta(days=6),
-        batch=2,  # 16 batches of 2 encoded at once: ACME's 35 windows take two calls
-    )  # fmt: skip
+        ticker, "shipped", ["demo:ACME", "demo:GLOBEX"], tmp_path, first=DAY, last=DAY + dt.timedelta(days=6), batch=2
+    )
     assert summary.failed == {"demo:ACME": "RuntimeError: CUDA error: an illegal memory access was encountered"}
     assert summary.written == ["demo:GLOBEX"]
     assert set(dataset.read_rows(tmp_path)["source"]) == {"demo:GLOBEX"}
+    assert sorted(path.name for path in (tmp_path / "maps").iterdir()) == [dataset.part_name("demo:GLOBEX")]
     assert pd.read_json(tmp_path / "errors.json", typ="series").index.tolist() == ["demo:ACME"]
 
 
@@ -105,10 +106,37 @@ def test_a_full_disk_leaves_no_partial_partition_and_the_rerun_completes_it(tick
     assert "free space and rerun" in summary.failed["demo:ACME"]
     assert dataset.read_rows(tmp_path).empty  # the half-written rows are not a partition
     assert list((tmp_path / "windows").glob("*.tmp-*")) == []  # removed at once: the space is given back
+    assert list((tmp_path / "maps").iterdir()) == []  # its maps, already in place, too
     monkeypatch.setattr(pd.DataFrame, "to_parquet", real)
     again = explain_universe(ticker, "shipped", ["demo:ACME"], tmp_path, first=DAY, last=DAY)
     assert (again.written, again.failed, len(dataset.read_rows(tmp_path))) == (["demo:ACME"], {}, 7)
     assert list((tmp_path / "windows").glob("*.tmp-*")) == []
+
+
+def test_a_disk_filling_while_the_maps_are_written_fails_the_source_and_leaves_nothing(ticker, tmp_path, monkeypatch):
+    class FillingDisk:  # a real file whose disk is full after its header and one batch of maps
+        def __init__(self, path, mode):
+            self.file, self.writes = open(path, mode), 0  # noqa: SIM115 — closed by close()
+
+        def write(self, data):
+            self.writes += 1
+            if self.writes > 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.file.write(data)
+
+        def close(self):
+            self.file.close()
+
+    monkeypatch.setattr(dataset, "open", FillingDisk, raising=False)
+    summary = explain_universe(ticker, "shipped", ["demo:ACME"], tmp_path, first=DAY, last=DAY, batch=2)
+    assert "No space left on device" in summary.failed["demo:ACME"]
+    assert "free space and rerun" in summary.failed["demo:ACME"]
+    assert (list((tmp_path / "maps").iterdir()), list((tmp_path / "windows").iterdir())) == ([], [])
+    monkeypatch.undo()
+    again = explain_universe(ticker, "shipped", ["demo:ACME"], tmp_path, first=DAY, last=DAY)
+    assert (again.written, len(dataset.read_rows(tmp_path))) == (["demo:ACME"], 7)
+    stored = dataset.read_maps(tmp_path, "demo:ACME", "gradcam", memory_mapped=True)
+    assert (stored.shape, stored.dtype, type(stored)) == ((7, 128, 128), np.float16, np.memmap)
 
 
 def test_the_classifier_explains_the_class_it_calls(tmp_path):
@@ -128,13 +156,17 @@ def test_a_rerun_finishes_what_a_killed_run_left_and_writes_nothing_twice(ticker
     globex = tmp_path / "windows" / f"{dataset.part_name('demo:GLOBEX')}.parquet"
     globex.unlink()
     (tmp_path / "windows" / f"{globex.name}.tmp-999").write_bytes(b"half a file")
+    half_maps = tmp_path / "maps" / f"{dataset.part_name('demo:GLOBEX')}.tmp-999"
+    half_maps.mkdir()
+    (half_maps / "gradcam.npy").write_bytes(b"half a map")
     assert sorted(dataset.read_rows(tmp_path)["source"].unique()) == ["demo:ACME"]  # never half a partition
     again = explain_universe(ticker, "shipped", sources, tmp_path, first=DAY, last=DAY)
     assert (again.skipped, again.written) == (["demo:ACME"], ["demo:GLOBEX"])
     rows = dataset.read_rows(tmp_path)
     assert len(rows) == 14
     assert not rows.duplicated(["source", "time"]).any()
-    assert list((tmp_path / "windows").glob("*.tmp-*")) == []
+    assert list((tmp_path / "windows").glob("*.tmp-*")) == list((tmp_path / "maps").glob("*.tmp-*")) == []
+    assert dataset.read_maps(tmp_path, "demo:GLOBEX", "saliency").shape == (7, 128, 128)  # its old maps replaced
 
 
 def test_a_failing_source_is_recorded_and_the_run_goes_on(ticker, tmp_path):
@@ -197,3 +229,17 @@ def test_with_reliance_each_pattern_window_carries_its_answer_without_the_patter
     assert rows.loc[with_pattern, "prediction_without_pattern"].item() == pytest.approx(expected, abs=1e-4)
     with pytest.raises(ValueError, match=r"reliance True ≠ False"):
         explain_universe(ticker, "shipped", ["demo:ACME"], tmp_path, first=day, last=day)
+
+
+def test_partition_maps_are_appended_in_order_and_committed_only_when_complete(tmp_path):
+    maps = np.linspace(-1, 1, 3 * 8 * 8, dtype=np.float32).reshape(3, 8, 8)
+    with dataset.PartitionMaps(tmp_path, "demo:ACME", ["gradcam"], (3, 8, 8)) as stored:
+        with pytest.raises(ValueError, match=r"rows must continue the gradcam maps in order from row 0"):
+            stored.write(np.array([1, 2]), "gradcam", maps[1:])
+        stored.write(np.array([0, 1]), "gradcam", maps[:2])
+        with pytest.raises(ValueError, match=r"every method needs 3 maps before commit, got \{'gradcam': 2\}"):
+            stored.commit()
+        stored.write(np.array([2]), "gradcam", maps[2:])
+        stored.commit()
+    np.testing.assert_array_equal(dataset.read_maps(tmp_path, "demo:ACME", "gradcam"), maps.astype(np.float16))
+    assert [path.name for path in (tmp_path / "maps").iterdir()] == [dataset.part_name("demo:ACME")]

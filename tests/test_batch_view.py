@@ -4,6 +4,8 @@ and the page itself through AppTest."""
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -116,13 +118,24 @@ def test_a_dataset_of_another_model_task_or_format_is_refused(ticker, tmp_path):
     with pytest.raises(ValueError, match="explains the 'nifty' task, the page's model is the 'ticker' one"):
         open_dataset("other-task", ticker, tmp_path)
     write_crafted(tmp_path, "old", ticker, manifest_changes={"format": 1})
-    with pytest.raises(ValueError, match="written in format 1; this version reads format 2"):
+    with pytest.raises(ValueError, match="written in format 1; this version reads formats 2 and 3"):
         open_dataset("old", ticker, tmp_path)
     dataset.prepare(tmp_path / "empty", manifest_of(ticker, RunSettings("ticker")))
     with pytest.raises(ValueError, match="holds no finished partition yet"):
         open_dataset("empty", ticker, tmp_path)
     with pytest.raises(ValueError, match="dataset must be one of the folders under"):
         open_dataset("../empty", ticker, tmp_path / "old")
+
+
+def test_a_format_2_dataset_still_opens_and_its_maps_read_back(ticker, tmp_path):
+    out = write_crafted(tmp_path, "format-2", ticker, manifest_changes={"format": 2})
+    shutil.rmtree(out / "maps" / dataset.part_name("demo:ACME"))  # format 2 kept a source's maps in one .npz
+    maps = np.arange(10 * 4 * 4, dtype=np.float16).reshape(10, 4, 4)
+    np.savez(out / "maps" / f"{dataset.part_name('demo:ACME')}.npz", **{key: maps for key in METHODS})
+    assert len(open_dataset("format-2", ticker, tmp_path).indices) == 10
+    read = dataset.read_maps(out, "demo:ACME", "gradcam")
+    assert read.dtype == np.float32
+    np.testing.assert_array_equal(read, maps)
 
 
 def test_a_run_without_trust_scores_says_how_to_get_them(ticker, tmp_path):

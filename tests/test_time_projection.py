@@ -164,6 +164,34 @@ def test_batch_is_not_mixed_up_and_layouts_agree(rng: np.random.Generator) -> No
         np.testing.assert_allclose(one.wick[0], batch.wick[n], rtol=1e-12)
 
 
+def test_float32_maps_project_as_their_float64_copy_and_absolute_as_their_magnitude(rng: np.random.Generator) -> None:
+    ohlc = random_walk_ohlc(rng, 3, N_BARS)
+    maps = rng.normal(size=(3, 128, 128)).astype(np.float32)  # the engine's dtype: summed by torch in float64
+    wide = maps.astype(np.float64)
+    for layout in (maps, maps[:, np.newaxis].copy()):
+        np.testing.assert_allclose(
+            candlestick_time_importance(layout, N_BARS).per_bar,
+            candlestick_time_importance(wide, N_BARS).per_bar, rtol=1e-12, atol=1e-12,
+        )  # fmt: skip
+        mass = candlestick_time_importance(layout, N_BARS, absolute=True).per_bar
+        np.testing.assert_allclose(mass, candlestick_time_importance(np.abs(wide), N_BARS).per_bar, rtol=1e-12)
+    split = candlestick_time_importance(maps, N_BARS, ohlc=ohlc, absolute=True)
+    expected = candlestick_time_importance(np.abs(wide), N_BARS, ohlc=ohlc)
+    for part in ("per_bar", "body", "wick", "background"):
+        np.testing.assert_allclose(getattr(split, part), getattr(expected, part), rtol=1e-12)
+    for bad in (np.nan, np.inf):
+        hostile = maps.copy()
+        hostile[2, 5, 7] = bad
+        with pytest.raises(ValueError, match=re.escape("maps must be finite; maps [2] contain NaN or inf")):
+            candlestick_time_importance(hostile, N_BARS, absolute=True)
+    read_only = maps.copy()
+    read_only.setflags(write=False)  # NumPy's float64 sums, not torch's
+    np.testing.assert_allclose(
+        candlestick_time_importance(read_only, N_BARS).per_bar, candlestick_time_importance(wide, N_BARS).per_bar,
+        rtol=1e-12, atol=1e-12,
+    )  # fmt: skip
+
+
 def test_candlestick_result_is_frozen_and_read_only() -> None:
     result = candlestick_time_importance(np.ones((1, 16, 16)), 4)
     assert isinstance(result, CandlestickImportance)

@@ -149,10 +149,11 @@ def open_dataset(name: str, loaded: LoadedCheckpoint, root: Path | None = None) 
 
 
 def _check_model(manifest: dict, loaded: LoadedCheckpoint) -> None:
-    if manifest.get("format") != dataset.FORMAT:
+    if manifest.get("format") not in dataset.READABLE_FORMATS:
+        readable = " and ".join(str(format) for format in dataset.READABLE_FORMATS)
         raise ValueError(
-            f"this dataset was written in format {manifest.get('format')!r}; this version reads format "
-            f"{dataset.FORMAT}: rerun python -m batch explain into a new folder"
+            f"this dataset was written in format {manifest.get('format')!r}; this version reads formats "
+            f"{readable}: rerun python -m batch explain into a new folder"
         )
     if manifest.get("task") != loaded.task.name:
         raise ValueError(

@@ -15,13 +15,13 @@ insertion areas against random orders, and Captum's infidelity share — about 6
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from xai.explain import Explanation, ExplanationSet, explain
+from xai.explain import ExplanationSet, explain
 from xai.faithfulness import MethodScores, trust_scores
 from xai.methods import ALL_METHODS
 from xai.profiles import signed_profiles, time_profiles
@@ -62,6 +62,30 @@ class ManyExplained:
     per_time_signed: bool
 
 
+@dataclasses.dataclass(frozen=True)
+class ExplainedBatch:
+    """One batched pass of :func:`explain_batches`: the fields of :class:`ManyExplained` for the
+    windows ``rows`` (positions in the images given), in that order; the time profiles on demand
+    (:meth:`profiles`), so that a caller can project them off the engine's thread."""
+
+    rows: np.ndarray
+    maps: dict[str, np.ndarray]
+    trust: dict[str, dict[str, np.ndarray]]
+    targets: np.ndarray
+    outputs: np.ndarray | None
+    image_kind: str
+    n_steps: int
+
+    def profiles(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """Method ``key``'s ``(b, T)`` float64 time profiles: as :class:`ManyExplained`'s ``per_time``
+        (signed for a candlestick) and ``per_time_mass`` (:func:`xai.profiles.time_profiles`)."""
+        maps = self.maps[key]
+        return (
+            time_profiles(maps, self.image_kind, self.n_steps),
+            time_profiles(maps, self.image_kind, self.n_steps, absolute=True),
+        )
+
+
 def explain_many(
     model: nn.Module,
     images: torch.Tensor,
@@ -75,7 +99,8 @@ def explain_many(
     batch: int = BATCH,
     trust: bool = False,
 ) -> ManyExplained:
-    """Explain ``images`` (N, 1, S, S) with their second input ``extra`` (N, W) or ``None``.
+    """Explain ``images`` (N, 1, S, S) with their second input ``extra`` (N, W) or ``None``, every
+    window's maps kept (:func:`explain_batches`, gathered).
 
     Args:
         targets: per window, the classifier's class or the regressor's direction (+1 / −1);
@@ -85,21 +110,60 @@ def explain_many(
         image_kind, n_steps: for the time profiles.
         trust: also score every map (:data:`TRUST_SETTINGS`).
     """
+    n, side = len(images), images.shape[-1]
+    maps = {key: np.zeros((n, side, side), dtype=np.float32) for key in methods}
+    per_time = {key: np.zeros((n, n_steps)) for key in methods}
+    mass = {key: np.zeros((n, n_steps)) for key in methods}
+    wanted = np.zeros(n, dtype=np.int64)
+    outputs: np.ndarray | None = None
+    scores: dict[str, dict[str, np.ndarray]] = {}
+    if trust:
+        scores = {name: {key: np.full(n, np.nan) for key in methods} for name in TRUST_SCORES}
+        scores |= {name: {"random": np.full(n, np.nan)} for name in SHARED_TRUST_SCORES}
+    for part in explain_batches(
+        model, images, extra, targets, is_regression=is_regression, image_kind=image_kind, n_steps=n_steps,
+        methods=methods, batch=batch, trust=trust,
+    ):  # fmt: skip
+        rows = part.rows
+        wanted[rows] = part.targets
+        if part.outputs is not None:
+            if outputs is None:
+                outputs = np.zeros((n, *part.outputs.shape[1:]), dtype=np.float32)
+            outputs[rows] = part.outputs
+        for key in methods:
+            maps[key][rows] = part.maps[key]
+            per_time[key][rows], mass[key][rows] = part.profiles(key)
+        for name, by_method in part.trust.items():
+            for key, values in by_method.items():
+                scores[name][key][rows] = values
+    return ManyExplained(
+        maps=maps, per_time=per_time, per_time_mass=mass, trust=scores, targets=wanted, outputs=outputs,
+        per_time_signed=signed_profiles(image_kind),
+    )  # fmt: skip
+
+
+def explain_batches(
+    model: nn.Module,
+    images: torch.Tensor,
+    extra: torch.Tensor | None,
+    targets: Sequence[int] | np.ndarray | None,
+    *,
+    is_regression: bool,
+    image_kind: str,
+    n_steps: int,
+    methods: Sequence[str] = ALL_METHODS,
+    batch: int = BATCH,
+    trust: bool = False,
+) -> Iterator[ExplainedBatch]:
+    """:func:`explain_many` one batched pass at a time, for a caller that writes each batch's maps
+    away instead of holding every window's (the batch command): the same arguments; the
+    batches come in the order they are explained (a regressor's given directions: grouped)."""
     follow = targets is None
     wanted = np.zeros(len(images), dtype=np.int64) if follow else np.asarray(targets, dtype=np.int64)
     if wanted.shape != (len(images),):
         raise ValueError(f"targets must hold one class or direction per image ({len(images)}), got {wanted.shape}")
     if is_regression and not follow and not np.isin(wanted, (-1, 1)).all():
         raise ValueError(f"targets must be directions +1 or -1 for a regressor, got {sorted(set(wanted.tolist()))}")
-    side = images.shape[-1]
-    maps = {key: np.zeros((len(images), side, side), dtype=np.float32) for key in methods}
-    per_time = {key: np.zeros((len(images), n_steps)) for key in methods}
-    mass = {key: np.zeros((len(images), n_steps)) for key in methods}
-    outputs: np.ndarray | None = None
-    scores: dict[str, dict[str, np.ndarray]] = {}
-    if trust:
-        scores = {name: {key: np.full(len(images), np.nan) for key in methods} for name in TRUST_SCORES}
-        scores |= {name: {"random": np.full(len(images), np.nan)} for name in SHARED_TRUST_SCORES}
     if follow or not is_regression:
         groups: list[tuple[int | None, np.ndarray]] = [(None, np.arange(len(images)))]
     else:
@@ -117,34 +181,30 @@ def explain_many(
                     model, images[part], methods=methods, additional_forward_args=part_extra,
                     target=None if follow else torch.as_tensor(wanted[part]),
                 )  # fmt: skip
-            wanted[part] = result.target
-            if result.output is not None:
-                if outputs is None:
-                    outputs = np.zeros((len(images), *result.output.shape[1:]), dtype=np.float32)
-                outputs[part] = result.output
-            for key in methods:  # projected batch by batch: the float64 copies stay in the cache
-                maps[key][part] = attribution = result.maps[key].attribution[:, 0]
-                per_time[key][part] = time_profiles(attribution, image_kind, n_steps)
-                mass[key][part] = time_profiles(attribution, image_kind, n_steps, absolute=True)
-            if trust:
-                _trust_into(scores, part, model, images[part], part_extra, result, is_regression)
-    return ManyExplained(
-        maps=maps, per_time=per_time, per_time_mass=mass, trust=scores, targets=wanted, outputs=outputs,
-        per_time_signed=signed_profiles(image_kind),
-    )  # fmt: skip
+            maps = {key: result.maps[key].attribution[:, 0] for key in methods}
+            yield ExplainedBatch(
+                rows=part,
+                maps=maps,
+                trust=_batch_trust(model, images[part], part_extra, result, is_regression) if trust else {},
+                targets=np.asarray(result.target, dtype=np.int64),
+                outputs=None if result.output is None else np.asarray(result.output),
+                image_kind=image_kind,
+                n_steps=n_steps,
+            )
 
 
-def _trust_into(
-    scores: dict[str, dict[str, np.ndarray]],
-    part: np.ndarray,
+def _batch_trust(
     model: nn.Module,
     images: torch.Tensor,
     extra: torch.Tensor | None,
     result: ExplanationSet,
     is_regression: bool,
-) -> None:
-    """Score one batch's maps; a regressor's windows one direction at a time (a score explains one)."""
-    groups = [np.flatnonzero(result.target == sign) for sign in (1, -1)] if is_regression else [np.arange(len(part))]
+) -> dict[str, dict[str, np.ndarray]]:
+    """One batch's trust scores; a regressor's windows one direction at a time (a score explains one)."""
+    n, methods = len(images), list(result.maps)
+    scores = {name: {key: np.full(n, np.nan) for key in methods} for name in TRUST_SCORES}
+    scores |= {name: {"random": np.full(n, np.nan)} for name in SHARED_TRUST_SCORES}
+    groups = [np.flatnonzero(result.target == sign) for sign in (1, -1)] if is_regression else [np.arange(n)]
     for rows in (rows for rows in groups if len(rows)):
         subset = dataclasses.replace(
             result,
@@ -157,14 +217,10 @@ def _trust_into(
         part_extra = None if extra is None else extra[rows]
         _score_into(
             scores,
-            part[rows],
+            rows,
             trust_scores(model, images[rows], subset, additional_forward_args=part_extra, **TRUST_SETTINGS),
         )
-
-
-def _rows_of(entry: Explanation, rows: np.ndarray) -> Explanation:
-    layer_map = None if entry.layer_map is None else entry.layer_map[rows]
-    return dataclasses.replace(entry, attribution=entry.attribution[rows], layer_map=layer_map)
+    return scores
 
 
 def _score_into(

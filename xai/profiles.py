@@ -20,7 +20,7 @@ from xai.time_projection import candlestick_time_importance, gadf_time_importanc
 
 
 def _candlestick(maps: np.ndarray, n_steps: int, absolute: bool) -> np.ndarray:
-    return np.asarray(candlestick_time_importance(np.abs(maps) if absolute else maps, n_steps).per_bar)
+    return np.asarray(candlestick_time_importance(maps, n_steps, absolute=absolute).per_bar)
 
 
 def _gadf(maps: np.ndarray, n_steps: int, absolute: bool) -> np.ndarray:

@@ -71,6 +71,7 @@ import dataclasses
 from typing import Any
 
 import numpy as np
+import torch
 
 from data.checks import check_choice, check_int
 from data.images.candlestick import MIN_IMAGE_SIZE, bar_columns, candle_geometry, validate_ohlc
@@ -172,7 +173,19 @@ def _real_array(value: Any, name: str) -> np.ndarray:
 
 
 def _validate_maps(maps: Any, min_size: int) -> np.ndarray:
-    """Return ``maps`` as ``(N, S, S) float64``."""
+    """Return ``maps`` as ``(N, S, S)`` (see :func:`_maps_and_column_sums`)."""
+    return _maps_and_column_sums(maps, min_size)[0]
+
+
+def _maps_and_column_sums(maps: Any, min_size: int, *, absolute: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``maps`` as ``(N, S, S)``, and their ``(N, S)`` float64 pixel-column sums (of ``|maps|`` with
+    ``absolute``), refused unless finite.
+
+    The maps keep their own dtype where a float64 sum of them cannot overflow — float32 and
+    narrower, ints up to 32 bits: the engine's maps, which every caller sums with
+    ``dtype=np.float64`` — and are checked with the column sums themselves (one pass); any
+    other dtype becomes float64, checked in full.
+    """
     array = _real_array(maps, "maps")
     if not (array.ndim == 3 or (array.ndim == 4 and array.shape[1] == 1)):
         raise ValueError(f"maps must have shape (N, 1, S, S) or (N, S, S), got shape {array.shape}")
@@ -184,6 +197,10 @@ def _validate_maps(maps: Any, min_size: int) -> np.ndarray:
         raise ValueError(f"maps must be square (S x S), got shape {array.shape}")
     if array.shape[1] < min_size:
         raise ValueError(f"maps must be at least {min_size} x {min_size} pixels, got shape {array.shape}")
+    if array.dtype.itemsize <= 4:  # each |value| < 3.5e38, so a float64 sum is finite unless a value is not
+        column_sums = _float64_column_sums(array, absolute)
+        if np.isfinite(column_sums).all():
+            return array, column_sums
     array = array.astype(np.float64, copy=False)
     bad = ~np.isfinite(array).all(axis=(1, 2))
     if bad.any():
@@ -195,7 +212,17 @@ def _validate_maps(maps: Any, min_size: int) -> np.ndarray:
             f"maps must have a finite total |attribution| in float64; maps {_quote_indices(np.flatnonzero(overflow))} "
             f"overflow it (largest |value| {np.abs(array[overflow]).max():.3g}); divide them by a constant first"
         )
-    return array
+    return array, (np.abs(array) if absolute else array).sum(axis=1)
+
+
+def _float64_column_sums(array: np.ndarray, absolute: bool) -> np.ndarray:
+    """``(N, S, S)`` → ``(N, S)`` sums of ``array`` (or ``|array|``) over the rows, in float64 —
+    torch's for float32, the engine's maps: a third of NumPy's time — non-finite where a value is."""
+    if array.dtype == np.float32 and array.flags.writeable:  # torch does not take read-only arrays
+        wide = torch.from_numpy(np.ascontiguousarray(array)).double()
+        return (wide.abs_() if absolute else wide).sum(dim=1).numpy()
+    with np.errstate(invalid="ignore"):  # inf − inf: NaN, which the caller refuses
+        return (np.abs(array) if absolute else array).sum(axis=1, dtype=np.float64)
 
 
 def _validate_per_time(per_time: Any) -> np.ndarray:
@@ -236,7 +263,7 @@ def _chunks(n_maps: int, size: int) -> list[slice]:
 
 
 def candlestick_time_importance(
-    maps: Any, n_bars: int, *, ohlc: Any = None, reduce: str = "sum"
+    maps: Any, n_bars: int, *, ohlc: Any = None, reduce: str = "sum", absolute: bool = False
 ) -> CandlestickImportance:
     """Attribution per bar of candlestick heat maps.
 
@@ -248,6 +275,8 @@ def candlestick_time_importance(
             background split.
         reduce: ``"sum"`` (attribution per slot) or ``"mean"`` (per slot
             pixel, comparable across slots of unequal width).
+        absolute: project ``|maps|`` (attribution mass) — the same as passing
+            ``np.abs(maps)``, without its copy.
 
     Returns:
         :class:`CandlestickImportance` with ``(N, T) float64`` arrays; see the
@@ -259,7 +288,7 @@ def candlestick_time_importance(
         ValueError: wrong shapes, NaN/inf, ``n_bars`` out of range, OHLC that
             does not match the maps, unknown ``reduce``.
     """
-    images = _validate_maps(maps, MIN_IMAGE_SIZE)
+    images, column_sums = _maps_and_column_sums(maps, MIN_IMAGE_SIZE, absolute=bool(absolute))
     reduce = check_choice(reduce, "reduce", REDUCE_MODES)
     n_maps, size = images.shape[0], images.shape[1]
     n_bars = check_int(n_bars, "n_bars", 1)
@@ -275,7 +304,7 @@ def candlestick_time_importance(
         return per_slot / area if reduce == "mean" else per_slot
 
     if ohlc is None:
-        per_bar = finish(np.add.reduceat(images.sum(axis=1), starts, axis=1))
+        per_bar = finish(np.add.reduceat(column_sums, starts, axis=1))
         return CandlestickImportance(_readonly(per_bar), None, None, None, _readonly(slots), reduce)
 
     windows = validate_ohlc(ohlc, "ohlc")
@@ -297,7 +326,8 @@ def candlestick_time_importance(
 
     column_sums = np.empty((3, n_maps, size))  # body, wick, background per pixel column
     for part in _chunks(n_maps, size):
-        image = images[part]
+        image = images[part].astype(np.float64, copy=False)
+        image = np.abs(image) if absolute else image
         body = in_body_column & in_rows(geometry.body_top[part], geometry.body_bottom[part])
         wick = in_wick_column & in_rows(geometry.wick_top[part], geometry.wick_bottom[part]) & ~body
         column_sums[0, part] = np.where(body, image, 0.0).sum(axis=1)
@@ -335,7 +365,7 @@ def gadf_time_importance(maps: Any, n_timestamps: int) -> GadfImportance:
         TypeError: ``maps`` not a real array, ``n_timestamps`` not an int.
         ValueError: wrong shape, NaN/inf, ``n_timestamps < 2``.
     """
-    images = _validate_maps(maps, 2)
+    images = _validate_maps(maps, 2).astype(np.float64, copy=False)
     n_timestamps = check_int(n_timestamps, "n_timestamps", 2)
     n_maps, size = images.shape[0], images.shape[1]
     spans = gadf_pixel_spans(size, n_timestamps)
