@@ -33,7 +33,6 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from data.errors import DataError
 
@@ -94,6 +93,8 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, 
             "load a longer history with both up and down days"
         )
     scale = np.where(scale > 0, scale, 1.0)
+    from sklearn.linear_model import LogisticRegression  # fitting only: scikit-learn costs 1.2 s to import
+
     fitted = LogisticRegression(C=1.0).fit((features - mean) / scale, labels)
     return mean, scale, fitted.coef_[0], float(fitted.intercept_[0])
 
@@ -303,6 +304,8 @@ class LinearAutoregression(Baseline):
         windows, targets = np.asarray(windows, dtype=np.float64), np.asarray(targets, dtype=np.float64)
         moves = targets - windows[:, -1]
         held_windows, held_targets = (np.asarray(part, dtype=np.float64) for part in validation)
+        from sklearn.linear_model import LinearRegression  # fitting only: scikit-learn costs 1.2 s to import
+
         best: tuple[float, LinearAutoregression] | None = None
         for order in (k for k in AR_ORDERS if k < windows.shape[1]):
             fitted = LinearRegression().fit(_lagged_returns(windows, order), moves)
