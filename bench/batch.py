@@ -114,7 +114,7 @@ def _engine_ms_per_input(loaded, repeats: int = 7) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.batch", description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="ticker", help="ticker (default), nifty or nifty-rest")
-    parser.add_argument("--days", type=int, default=200, help="the last days of each symbol (default 200)")
+    parser.add_argument("--days", type=int, default=500, help="the last days of each symbol (default 500)")
     parser.add_argument("--small", type=int, default=128, help="windows for batch 1 and trust scores (default 128)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
     parser.add_argument("--no-ray", action="store_true", help="the local figures only")
