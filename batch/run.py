@@ -1,9 +1,11 @@
 """The local engine: every window of every source of a universe, explained in batches, written as a dataset.
 
-Per source: its samples for the model's task (:func:`models.datasets.load_samples`), the windows in
-the date range, then per batch the five maps of what the model calls — its predicted class, or the
-way each forecast goes — and its answer, both from the fused engine's own forward pass
-(:func:`xai.many.explain_many`, :meth:`~models.tasks.base.Task.answers`: no pass of their own), each map's time
+Per source: its samples for the model's task (:func:`models.datasets.load_samples`) and the windows
+in the date range (:func:`source_windows` — read in a thread while the source before is explained),
+then per batch the five maps of what the model calls — its predicted class, or the way each
+forecast goes — and its answer, both from the fused engine's own forward pass
+(:func:`xai.many.explain_batches`, :meth:`~models.tasks.base.Task.answers`: no pass of their own),
+the maps appended to the partition at once (:class:`batch.dataset.PartitionMaps`), each map's time
 profile (signed, and absolute mass), its trust scores when asked, the outcome where the data knows
 it, and on the demo market the planted pattern's steps. :func:`process_source` does one source
 from start to finish — skip, explain, write — and is what the Ray engine's actors run too

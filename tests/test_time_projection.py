@@ -184,6 +184,8 @@ def test_float32_maps_project_as_their_float64_copy_and_absolute_as_their_magnit
         hostile[2, 5, 7] = bad
         with pytest.raises(ValueError, match=re.escape("maps must be finite; maps [2] contain NaN or inf")):
             candlestick_time_importance(hostile, N_BARS, absolute=True)
+    with pytest.raises(TypeError, match="absolute must be True or False, got 'yes'"):
+        candlestick_time_importance(maps, N_BARS, absolute="yes")
     read_only = maps.copy()
     read_only.setflags(write=False)  # NumPy's float64 sums, not torch's
     np.testing.assert_allclose(

@@ -65,8 +65,8 @@ class ManyExplained:
 @dataclasses.dataclass(frozen=True)
 class ExplainedBatch:
     """One batched pass of :func:`explain_batches`: the fields of :class:`ManyExplained` for the
-    windows ``rows`` (positions in the images given), in that order; the time profiles on demand
-    (:meth:`profiles`), so that a caller can project them off the engine's thread."""
+    windows ``rows`` (positions in the images given), in that order; the time profiles computed
+    when asked (:meth:`profiles`)."""
 
     rows: np.ndarray
     maps: dict[str, np.ndarray]

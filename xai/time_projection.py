@@ -181,10 +181,10 @@ def _maps_and_column_sums(maps: Any, min_size: int, *, absolute: bool = False) -
     """``maps`` as ``(N, S, S)``, and their ``(N, S)`` float64 pixel-column sums (of ``|maps|`` with
     ``absolute``), refused unless finite.
 
-    The maps keep their own dtype where a float64 sum of them cannot overflow — float32 and
-    narrower, ints up to 32 bits: the engine's maps, which every caller sums with
-    ``dtype=np.float64`` — and are checked with the column sums themselves (one pass); any
-    other dtype becomes float64, checked in full.
+    Float32 maps (the engine's) keep their dtype — every caller sums them in float64 — and are
+    checked by the column sums themselves, summed by torch in float64 (one pass, a third of
+    NumPy's time): each |value| < 3.5e38, so a sum is finite unless a value is not. Any other
+    dtype becomes float64, checked in full.
     """
     array = _real_array(maps, "maps")
     if not (array.ndim == 3 or (array.ndim == 4 and array.shape[1] == 1)):
@@ -197,10 +197,11 @@ def _maps_and_column_sums(maps: Any, min_size: int, *, absolute: bool = False) -
         raise ValueError(f"maps must be square (S x S), got shape {array.shape}")
     if array.shape[1] < min_size:
         raise ValueError(f"maps must be at least {min_size} x {min_size} pixels, got shape {array.shape}")
-    if array.dtype.itemsize <= 4:  # each |value| < 3.5e38, so a float64 sum is finite unless a value is not
-        column_sums = _float64_column_sums(array, absolute)
-        if np.isfinite(column_sums).all():
-            return array, column_sums
+    if array.dtype == np.float32 and array.flags.writeable:  # torch does not take read-only arrays
+        wide = torch.from_numpy(np.ascontiguousarray(array)).double()
+        column_totals = (wide.abs_() if absolute else wide).sum(dim=1).numpy()
+        if np.isfinite(column_totals).all():
+            return array, column_totals
     array = array.astype(np.float64, copy=False)
     bad = ~np.isfinite(array).all(axis=(1, 2))
     if bad.any():
@@ -213,16 +214,6 @@ def _maps_and_column_sums(maps: Any, min_size: int, *, absolute: bool = False) -
             f"overflow it (largest |value| {np.abs(array[overflow]).max():.3g}); divide them by a constant first"
         )
     return array, (np.abs(array) if absolute else array).sum(axis=1)
-
-
-def _float64_column_sums(array: np.ndarray, absolute: bool) -> np.ndarray:
-    """``(N, S, S)`` → ``(N, S)`` sums of ``array`` (or ``|array|``) over the rows, in float64 —
-    torch's for float32, the engine's maps: a third of NumPy's time — non-finite where a value is."""
-    if array.dtype == np.float32 and array.flags.writeable:  # torch does not take read-only arrays
-        wide = torch.from_numpy(np.ascontiguousarray(array)).double()
-        return (wide.abs_() if absolute else wide).sum(dim=1).numpy()
-    with np.errstate(invalid="ignore"):  # inf − inf: NaN, which the caller refuses
-        return (np.abs(array) if absolute else array).sum(axis=1, dtype=np.float64)
 
 
 def _validate_per_time(per_time: Any) -> np.ndarray:
@@ -284,11 +275,13 @@ def candlestick_time_importance(
 
     Raises:
         TypeError: ``maps``/``ohlc`` not real arrays, ``n_bars`` not an int,
-            ``reduce`` not a str.
+            ``reduce`` not a str, ``absolute`` not a bool.
         ValueError: wrong shapes, NaN/inf, ``n_bars`` out of range, OHLC that
             does not match the maps, unknown ``reduce``.
     """
-    images, column_sums = _maps_and_column_sums(maps, MIN_IMAGE_SIZE, absolute=bool(absolute))
+    if not isinstance(absolute, bool):
+        raise TypeError(f"absolute must be True or False, got {absolute!r}")
+    images, column_totals = _maps_and_column_sums(maps, MIN_IMAGE_SIZE, absolute=absolute)
     reduce = check_choice(reduce, "reduce", REDUCE_MODES)
     n_maps, size = images.shape[0], images.shape[1]
     n_bars = check_int(n_bars, "n_bars", 1)
@@ -304,7 +297,7 @@ def candlestick_time_importance(
         return per_slot / area if reduce == "mean" else per_slot
 
     if ohlc is None:
-        per_bar = finish(np.add.reduceat(column_sums, starts, axis=1))
+        per_bar = finish(np.add.reduceat(column_totals, starts, axis=1))
         return CandlestickImportance(_readonly(per_bar), None, None, None, _readonly(slots), reduce)
 
     windows = validate_ohlc(ohlc, "ohlc")
