@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from bench.load import chart_titles, run_async
+from bench.load_driver import chart_titles, run_async
 from bench.session_client import RunResult, StreamlitSession
 from data.demo import DEMO_INDEX, demo_bars
 from pages.ui.navigation import APP_PAGES

@@ -15,24 +15,10 @@ import os
 
 import pytest
 
-from bench.load import (
-    CHARTS,
-    LABELS,
-    Interaction,
-    LoadConfig,
-    LoadRun,
-    MapKey,
-    chart_titles,
-    concurrent_pairs,
-    group_cpu_s,
-    group_rss_mb,
-    load_markets,
-    main,
-    memory_figures,
-    run_benchmark,
-    select_keys,
-    server_log_errors,
-)
+from bench.load import main, run_benchmark
+from bench.load_driver import CHARTS, LABELS, Interaction, LoadConfig, LoadRun, MapKey, chart_titles, load_markets
+from bench.load_figures import concurrent_pairs, memory_figures, select_keys
+from bench.load_server import group_cpu_s, group_rss_mb, server_log_errors
 from bench.session_client import ELEMENT_ID, Widget, widget_state
 from data.settings import CACHE_ENV_VAR
 from tests.browser import REPO_ROOT
